@@ -1,0 +1,351 @@
+#pragma once
+// EventLoop: the interface every loop implements, and the machinery both loops share (the ready
+// queue, the timer heap, tasks, the exception handler, executor and async-generator shutdown).
+// A concrete loop (sim::SimLoop, the real epoll loop) supplies only the clock and the "wait for
+// the next event" step. See docs/design.md for the life of one iteration.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "simrun/clock.hpp"
+#include "simrun/coro.hpp"
+#include "simrun/detail/async_gen_base.hpp"
+#include "simrun/detail/timer_heap.hpp"
+#include "simrun/exception_context.hpp"
+#include "simrun/executor.hpp"
+#include "simrun/future.hpp"
+#include "simrun/handle.hpp"
+#include "simrun/signals.hpp"
+#include "simrun/source_location.hpp"
+#include "simrun/task.hpp"
+
+namespace simrun {
+
+/// Severity of a log line.
+enum class LogLevel { debug, info, warning, error };
+/// Receives the loop's log lines (default: standard error).
+using LogHandler = std::function<void(LogLevel, const std::string&)>;
+
+/// Sees every callback the loop runs (the simulator's trace uses it).
+class StepObserver {
+public:
+    virtual ~StepObserver() = default;
+    /// Called just before a callback runs.
+    virtual void before_callback(const detail::HandleState& handle) = 0;
+    /// Called after a callback returned (or threw).
+    virtual void after_callback() = 0;
+    /// Called for every log line (warnings included).
+    virtual void on_log(LogLevel level, const std::string& message) = 0;
+};
+
+/// An event loop. Not copyable; one thread runs it at a time. Methods marked "thread-safe" may
+/// be called from any thread; all others belong to the loop's thread.
+class EventLoop {
+public:
+    EventLoop(const EventLoop&) = delete;
+    EventLoop& operator=(const EventLoop&) = delete;
+    virtual ~EventLoop();
+
+    // ---- time ---------------------------------------------------------------------------
+
+    /// The loop's clock: virtual time in the simulator, CLOCK_MONOTONIC on the real loop.
+    virtual Duration time() const = 0;
+
+    // ---- callbacks ----------------------------------------------------------------------
+
+    /// Runs `callback` at the next iteration, after the callbacks already queued (FIFO).
+    Handle call_soon(std::function<void()> callback, SourceLocation where = SourceLocation::current());
+    /// Runs `callback` once `delay` has passed.
+    TimerHandle call_later(Duration delay, std::function<void()> callback,
+                           SourceLocation where = SourceLocation::current());
+    /// Runs `callback` at loop time `when`. Equal deadlines have no guaranteed order.
+    TimerHandle call_at(Duration when, std::function<void()> callback,
+                        SourceLocation where = SourceLocation::current());
+    /// Thread-safe call_soon: wakes the loop. Throws RuntimeError "Event loop is closed".
+    Handle call_soon_threadsafe(std::function<void()> callback,
+                                SourceLocation where = SourceLocation::current());
+
+    // ---- tasks and futures --------------------------------------------------------------
+
+    /// Wraps `coro` in a task and schedules its first step.
+    template <class T>
+    Task<T> create_task(Coro<T> coro, TaskOptions options = {},
+                        SourceLocation where = SourceLocation::current()) {
+        check_closed();
+        Context context = options.context ? *options.context : copy_context();
+        std::string name = options.name.empty() ? next_task_name() : std::move(options.name);
+        auto state = std::make_shared<detail::TaskState<T>>(*this, std::move(coro), std::move(context),
+                                                            std::move(name), where);
+        state->start();
+        return Task<T>(std::move(state));
+    }
+    /// A new pending future of this loop.
+    template <class T = void>
+    Future<T> create_future(SourceLocation where = SourceLocation::current()) {
+        return Future<T>(std::make_shared<detail::FutureState<T>>(*this, where));
+    }
+    /// The not-done tasks of this loop, in creation order.
+    std::vector<TaskRef> all_tasks() const;
+
+    // ---- running ------------------------------------------------------------------------
+
+    /// Runs the loop until `task` is done and returns its result (or throws its exception).
+    template <class T>
+    T run_until_complete(const Task<T>& task) {
+        run_until_done(*task.state(), false);
+        return T(task.result());
+    }
+    /// Runs the loop until `future` is done and returns its result (or throws its exception).
+    template <class T>
+    T run_until_complete(const Future<T>& future) {
+        run_until_done(*future.state(), false);
+        return T(future.result());
+    }
+    /// Wraps `coro` in a task and runs the loop until it is done.
+    template <class T>
+    T run_until_complete(Coro<T> coro, SourceLocation where = SourceLocation::current()) {
+        check_closed();
+        check_not_running();
+        Task<T> task = create_task(std::move(coro), {}, where);
+        task.state()->log_destroy_pending = false;
+        run_until_done(*task.state(), true);
+        return T(task.result());
+    }
+    /// Runs until stop() is called.
+    void run_forever();
+    /// Makes run_forever() return after the current iteration.
+    void stop() noexcept { stopping_ = true; }
+    bool is_running() const noexcept { return running_; }
+    bool is_closed() const noexcept { return closed_; }
+    /// Closes the loop: drops queued callbacks and timers, shuts the default executor down
+    /// without waiting, and reports every still-pending task ("Task was destroyed but it is
+    /// pending!") before destroying its frame. Does not cancel tasks. A second close does
+    /// nothing. RuntimeError "Cannot close a running event loop" while running.
+    void close();
+
+    // ---- debug mode ---------------------------------------------------------------------
+
+    /// Debug mode; defaults to on when the environment variable SIMRUN_DEBUG is non-empty.
+    bool get_debug() const noexcept { return debug_; }
+    void set_debug(bool enabled) noexcept { debug_ = enabled; }
+    /// In debug mode, callbacks taking at least this long are logged (default 100 ms).
+    Duration slow_callback_duration() const noexcept { return slow_callback_duration_; }
+    void set_slow_callback_duration(Duration duration) noexcept { slow_callback_duration_ = duration; }
+
+    // ---- errors, warnings and logs ------------------------------------------------------
+
+    /// Replaces the exception handler (an empty function restores the default).
+    void set_exception_handler(ExceptionHandler handler) { exception_handler_ = std::move(handler); }
+    const ExceptionHandler& get_exception_handler() const noexcept { return exception_handler_; }
+    /// Calls the custom handler, or the default one. A custom handler that throws is reported
+    /// by the default handler ("Unhandled error in exception handler"). Never throws, except
+    /// KeyboardInterrupt/SystemExit from a handler.
+    void call_exception_handler(const ExceptionContext& context);
+    /// Logs `context.format()` at error level.
+    void default_exception_handler(const ExceptionContext& context);
+    /// Replaces where log lines go (an empty function restores standard error).
+    void set_log_handler(LogHandler handler) { log_handler_ = std::move(handler); }
+    void log(LogLevel level, const std::string& message);
+    /// Emits a warning ("RuntimeWarning: ..."), as Python's warnings.warn: a log line at
+    /// warning level.
+    void warn(std::string_view category, const std::string& message);
+
+    // ---- async generators ---------------------------------------------------------------
+
+    /// Closes every registered, still-open async generator concurrently; errors go to the
+    /// exception handler. Afterwards, a generator iterated for the first time is reported.
+    Coro<void> shutdown_asyncgens();
+    /// Called by an async generator on its first iteration.
+    void register_asyncgen(const std::shared_ptr<detail::AsyncGenStateBase>& generator);
+    bool asyncgens_shutdown_called() const noexcept { return asyncgens_shutdown_called_; }
+
+    // ---- executor -----------------------------------------------------------------------
+
+    /// Runs `fn` on the default executor; the future gets its result or exception.
+    /// RuntimeError "Executor shutdown has been called" after shutdown_default_executor().
+    template <class F>
+    auto run_in_executor(F fn, std::string job_name = {}, SourceLocation where = SourceLocation::current()) {
+        check_closed();
+        if (executor_shutdown_called_) throw RuntimeError("Executor shutdown has been called");
+        return run_in_executor(default_executor(), std::move(fn), std::move(job_name), where);
+    }
+    /// Runs `fn` on `executor`.
+    template <class F>
+    auto run_in_executor(Executor& executor, F fn, std::string job_name = {},
+                         SourceLocation where = SourceLocation::current()) {
+        using R = std::invoke_result_t<F&>;
+        check_closed();
+        Future<R> future = create_future<R>(where);
+        future.set_label("executor job" + (job_name.empty() ? std::string() : " " + job_name));
+        auto state = future.state();
+        executor.submit(ExecutorJob{std::move(job_name), [this, state, fn = std::move(fn)]() mutable {
+            std::function<void()> deliver;
+            try {
+                if constexpr (std::is_void_v<R>) {
+                    fn();
+                    deliver = [state] {
+                        if (!state->done()) state->set_result();
+                    };
+                } else {
+                    auto value = std::make_shared<R>(fn());
+                    deliver = [state, value] {
+                        if (!state->done()) state->set_result(std::move(*value));
+                    };
+                }
+            } catch (...) {
+                deliver = [state, error = std::current_exception()] {
+                    if (!state->done()) state->set_exception(error);
+                };
+            }
+            post_if_open(std::move(deliver));
+        }});
+        return future;
+    }
+    /// Replaces the default executor.
+    void set_default_executor(std::shared_ptr<Executor> executor);
+    /// Waits (at most `timeout`) for the default executor's jobs to end. On timeout warns
+    /// "The executor did not finishing joining its threads within N seconds." and shuts it
+    /// down without waiting.
+    Coro<void> shutdown_default_executor(std::optional<Duration> timeout = std::nullopt);
+
+    // ---- signals ------------------------------------------------------------------------
+
+    /// The process-level signal interface (used by Runner for SIGINT).
+    virtual SignalPort& signals() = 0;
+    /// Runs `callback` through call_soon whenever `signum` arrives.
+    void add_signal_handler(int signum, std::function<void()> callback);
+    /// Removes the handler added for `signum`; false if there was none.
+    bool remove_signal_handler(int signum);
+    /// Called (from any context, async-signal-safe) when a signal arrived: the loop dispatches
+    /// signal handlers at its next safe point.
+    void notify_signal_arrived() noexcept;
+
+    // ---- introspection ------------------------------------------------------------------
+
+    /// Callbacks run so far.
+    std::uint64_t steps() const noexcept { return steps_; }
+    /// Runs `callback` before and after each callback (null to stop).
+    void set_step_observer(StepObserver* observer) noexcept { observer_ = observer; }
+
+    // ---- used by tasks, futures and generators ------------------------------------------
+
+    /// Throws RuntimeError "Event loop is closed".
+    void check_closed() const;
+    /// In debug mode, throws if called from a thread other than the one running the loop.
+    void check_thread() const;
+    void task_started(detail::TaskBase& task) noexcept;
+    void task_finished(detail::TaskBase& task) noexcept;
+    /// Schedules a task's step (no context capture, no debug checks); `wake` as TaskBase::step.
+    void schedule_task_step(std::shared_ptr<detail::TaskBase> task, bool wake);
+    /// call_soon with an explicit context (null: none), for future callbacks.
+    void call_soon_in_context(std::function<void()> callback, std::shared_ptr<const detail::ContextMap> context);
+    /// Thread-safe: queues `callback` unless the loop is closed (then it is dropped).
+    bool post_if_open(std::function<void()> callback);
+    void timer_cancelled() noexcept { timers_.note_cancelled(); }
+    const std::shared_ptr<detail::LoopAnchor>& anchor() const noexcept { return anchor_; }
+
+protected:
+    EventLoop();
+
+    /// Waits for I/O, signals or thread-safe callbacks, at most `timeout` (none: no limit;
+    /// zero: just poll). The simulator advances virtual time here instead.
+    virtual void wait_for_events(std::optional<Duration> timeout) = 0;
+    /// Wakes a wait_for_events() in progress (thread-safe).
+    virtual void wake_up() noexcept = 0;
+    /// Makes the default executor on first use.
+    virtual std::shared_ptr<Executor> make_default_executor() = 0;
+    /// Gives a new timer its tie-break among equal deadlines (default: creation order).
+    virtual std::uint64_t timer_sequence() noexcept { return ++timer_counter_; }
+    /// Called at the end of close().
+    virtual void on_close() {}
+
+    /// True if nothing is queued and no timer is pending (for the simulator's deadlock check).
+    bool has_ready_callbacks() const noexcept { return !ready_.empty(); }
+    bool has_pending_threadsafe() const;
+    std::optional<Duration> next_timer_deadline();
+    /// One iteration: wait, collect due timers, run the callbacks that were ready.
+    void run_once();
+
+private:
+    struct RunningScope;
+    void run_until_done(detail::FutureStateBase& future, bool own_task);
+    void check_not_running() const;
+    void run_handle(detail::HandleState& handle);
+    void dispatch_signals();
+    void drain_threadsafe_queue();
+    Executor& default_executor();
+    std::string next_task_name();
+    std::shared_ptr<detail::HandleState> make_handle(std::function<void()> callback, SourceLocation where,
+                                                     bool capture_context);
+    void abandon_pending_tasks() noexcept;
+
+    std::shared_ptr<detail::LoopAnchor> anchor_;
+    std::deque<std::shared_ptr<detail::HandleState>> ready_;
+    detail::TimerHeap timers_;
+    mutable std::mutex threadsafe_mutex_;
+    std::vector<std::shared_ptr<detail::HandleState>> threadsafe_queue_;
+    detail::TaskBase* first_pending_task_ = nullptr;
+    detail::TaskBase* last_pending_task_ = nullptr;
+    std::map<std::uint64_t, std::weak_ptr<detail::AsyncGenStateBase>> asyncgens_;
+    std::uint64_t next_asyncgen_id_ = 0;
+    std::shared_ptr<Executor> default_executor_;
+    std::map<int, std::function<void()>> loop_signal_handlers_;
+    ExceptionHandler exception_handler_;
+    LogHandler log_handler_;
+    StepObserver* observer_ = nullptr;
+    std::thread::id thread_id_{};
+    Duration slow_callback_duration_ = std::chrono::milliseconds(100);
+    std::uint64_t steps_ = 0;
+    std::uint64_t timer_counter_ = 0;
+    std::uint64_t task_counter_ = 0;
+    std::atomic<bool> signal_arrived_{false};
+    bool running_ = false;
+    bool stopping_ = false;
+    bool closed_ = false;
+    bool debug_ = false;
+    bool asyncgens_shutdown_called_ = false;
+    bool executor_shutdown_called_ = false;
+};
+
+/// Makes a new loop (the default loop factory).
+using LoopFactory = std::function<std::shared_ptr<EventLoop>()>;
+
+/// The loop running in the calling thread; RuntimeError "no running event loop" if none.
+EventLoop& get_running_loop();
+/// The loop running in the calling thread, or null.
+EventLoop* running_loop_or_null() noexcept;
+/// The running loop, else the thread's current loop (set_event_loop); RuntimeError if none.
+EventLoop& get_event_loop();
+/// Sets (or with null, clears) the calling thread's current loop.
+void set_event_loop(std::shared_ptr<EventLoop> loop);
+/// How many times set_event_loop() was called with a loop in this process (for tests).
+std::uint64_t set_event_loop_count() noexcept;
+/// A new loop from the default factory. Until the epoll loop lands, there is no default and
+/// this throws RuntimeError unless set_default_loop_factory() was called.
+std::shared_ptr<EventLoop> new_event_loop();
+/// Replaces the default loop factory used by new_event_loop() (empty: back to the built-in).
+void set_default_loop_factory(LoopFactory factory);
+/// The global default of debug mode: true if SIMRUN_DEBUG is set and non-empty.
+bool debug_mode_from_environment() noexcept;
+
+/// create_task on the running loop.
+template <class T>
+Task<T> create_task(Coro<T> coro, TaskOptions options = {}, SourceLocation where = SourceLocation::current()) {
+    return get_running_loop().create_task(std::move(coro), std::move(options), where);
+}
+/// The task running in the calling thread, or an empty TaskRef.
+TaskRef current_task();
+/// The not-done tasks of `loop` (default: the running loop).
+std::vector<TaskRef> all_tasks(EventLoop* loop = nullptr);
+
+}  // namespace simrun

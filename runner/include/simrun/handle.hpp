@@ -1,0 +1,65 @@
+#pragma once
+// Handles returned by call_soon / call_later / call_at: they let the caller cancel the callback
+// before it runs.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+
+#include "simrun/clock.hpp"
+#include "simrun/context.hpp"
+#include "simrun/source_location.hpp"
+
+namespace simrun {
+
+class EventLoop;
+
+namespace detail {
+
+class TaskBase;
+
+/// One scheduled callback. Shared by the loop's queues and the user's Handle.
+struct HandleState {
+    std::function<void()> callback;
+    std::atomic<bool> cancelled{false};
+    bool is_timer = false;
+    Duration when{};            // deadline, timers only
+    std::uint64_t sequence = 0; // timers: tie-break among equal deadlines
+    std::shared_ptr<const ContextMap> context;  // null: run in the loop's current context
+    TaskBase* task = nullptr;   // set for a task's step: names the step in traces and logs
+    EventLoop* loop = nullptr;
+    SourceLocation created_at;
+};
+
+}  // namespace detail
+
+/// A callback scheduled on a loop. Cheap to copy; all copies refer to the same callback.
+class Handle {
+public:
+    Handle() = default;
+    explicit Handle(std::shared_ptr<detail::HandleState> state) : state_(std::move(state)) {}
+
+    /// Prevents the callback from running, if it has not run yet. Idempotent.
+    void cancel();
+    /// True once cancel() was called.
+    bool cancelled() const { return state_ && state_->cancelled.load(std::memory_order_relaxed); }
+    /// Where the callback was scheduled from.
+    SourceLocation created_at() const { return state_ ? state_->created_at : SourceLocation{}; }
+    /// A short description for logs: "<Handle file.cpp:12>" or "<Task step Task-3>".
+    std::string describe() const;
+
+    const std::shared_ptr<detail::HandleState>& state() const { return state_; }
+
+protected:
+    std::shared_ptr<detail::HandleState> state_;
+};
+
+/// A handle for a callback scheduled at a point in time.
+class TimerHandle : public Handle {
+public:
+    using Handle::Handle;
+    /// The loop time at which the callback is due.
+    Duration when() const { return state_ ? state_->when : Duration{}; }
+};
+
+}  // namespace simrun

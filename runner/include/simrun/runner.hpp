@@ -1,0 +1,137 @@
+#pragma once
+// Runner and run(): asyncio.Runner and asyncio.run for C++ (CPython 3.13 semantics; see
+// docs/semantics.md). A Runner owns one loop for several run() calls and shuts everything down
+// in close(): leftover tasks are cancelled and awaited, async generators closed, the default
+// executor joined (with a timeout), the loop closed.
+//
+//     int answer = simrun::run(main_task(), {.loop_factory = simrun::sim::factory({.seed = 7})});
+
+#include <optional>
+#include <type_traits>
+#include <utility>
+
+#include "simrun/clock.hpp"
+#include "simrun/context.hpp"
+#include "simrun/coro.hpp"
+#include "simrun/event_loop.hpp"
+#include "simrun/task.hpp"
+
+namespace simrun {
+
+/// Options of Runner and run().
+struct RunnerOptions {
+    /// Debug mode of the loop; unset keeps the loop's default (SIMRUN_DEBUG).
+    std::optional<bool> debug;
+    /// Makes the loop. Empty: new_event_loop(), and the loop becomes the thread's current loop
+    /// while the runner is open. A factory's loop is not made current.
+    LoopFactory loop_factory;
+    /// How long close() waits for the default executor's jobs (none: no limit).
+    std::optional<Duration> executor_shutdown_timeout = std::chrono::seconds(300);
+    /// After a second Ctrl-C arrives while the loop is stuck inside a callback, how long the
+    /// loop gets to reach its next step before the process ends as by SIGINT.
+    Duration sigint_grace_period = std::chrono::seconds(1);
+};
+
+/// Runs coroutines on one loop; see the file comment. Not copyable, not movable.
+class Runner {
+public:
+    /// Stores the options; makes nothing yet (the loop is made on first use).
+    explicit Runner(RunnerOptions options = {});
+    /// Calls close(); anything close() would throw goes to the loop's exception handler.
+    ~Runner();
+    Runner(const Runner&) = delete;
+    Runner& operator=(const Runner&) = delete;
+
+    /// Runs `coro` as the main task until it is done and returns its result.
+    /// - RuntimeError "Runner.run() cannot be called from a running event loop" if a loop runs
+    ///   in this thread (the coroutine is not started);
+    /// - RuntimeError "Runner is closed" after close();
+    /// - the first SIGINT cancels the main task; if it then ends cancelled, KeyboardInterrupt is
+    ///   thrown (CancelledError if it was also cancelled by someone else); a second SIGINT
+    ///   throws KeyboardInterrupt at once.
+    /// `context` defaults to the runner's own context, shared by every run() call.
+    template <class T>
+    T run(Coro<T> coro, std::optional<Context> context = std::nullopt) {
+        if (running_loop_or_null() != nullptr) {
+            throw RuntimeError("Runner.run() cannot be called from a running event loop");
+        }
+        lazy_init();
+        Task<T> task = loop_->create_task(std::move(coro), TaskOptions{{}, context ? *context : *context_});
+        InterruptScope interrupts(*this, task);
+        try {
+            return loop_->run_until_complete(task);
+        } catch (const CancelledError&) {
+            if (interrupt_count_ > 0 && task.uncancel() == 0) throw KeyboardInterrupt();
+            throw;
+        }
+    }
+
+    /// Shuts down and closes the loop (see the file comment). Does nothing if the runner was
+    /// never used or is closed already. Errors of the shutdown steps propagate; the loop is
+    /// closed in any case.
+    void close();
+
+    /// The runner's loop (made on first use). RuntimeError "Runner is closed" after close().
+    EventLoop& get_loop();
+    /// The loop as a shared pointer (empty before first use and after close()).
+    std::shared_ptr<EventLoop> loop_pointer() const { return loop_; }
+
+private:
+    enum class State { created, initialized, closed };
+
+    /// Installs the SIGINT handler for one run() and restores the old one after.
+    class InterruptScope {
+    public:
+        InterruptScope(Runner& runner, const TaskRef& main_task);
+        ~InterruptScope();
+        InterruptScope(const InterruptScope&) = delete;
+        InterruptScope& operator=(const InterruptScope&) = delete;
+
+    private:
+        Runner& runner_;
+        std::optional<std::uint64_t> handler_;
+    };
+
+    void lazy_init();
+    void on_sigint(const TaskRef& main_task);
+    void cancel_all_tasks();
+
+    RunnerOptions options_;
+    std::shared_ptr<EventLoop> loop_;
+    std::optional<Context> context_;
+    int interrupt_count_ = 0;
+    State state_ = State::created;
+    bool set_event_loop_ = false;
+};
+
+/// asyncio.run: runs `main` in a fresh Runner and closes it, whatever happens.
+/// RuntimeError "simrun::run() cannot be called from a running event loop" inside a loop.
+template <class T>
+T run(Coro<T> main, RunnerOptions options = {}) {
+    if (running_loop_or_null() != nullptr) {
+        throw RuntimeError("simrun::run() cannot be called from a running event loop");
+    }
+    Runner runner(std::move(options));
+    runner.get_loop();
+    if constexpr (std::is_void_v<T>) {
+        try {
+            runner.run(std::move(main));
+        } catch (...) {
+            runner.close();
+            throw;
+        }
+        runner.close();
+    } else {
+        std::optional<T> result;
+        try {
+            result.emplace(runner.run(std::move(main)));
+        } catch (...) {
+            runner.close();
+            throw;
+        }
+        runner.close();
+        return std::move(*result);
+    }
+}
+
+}  // namespace simrun

@@ -1,0 +1,21 @@
+#pragma once
+// Everything of simrun's core in one include.
+
+#include "simrun/async_gen.hpp"
+#include "simrun/clock.hpp"
+#include "simrun/context.hpp"
+#include "simrun/coro.hpp"
+#include "simrun/event.hpp"
+#include "simrun/event_loop.hpp"
+#include "simrun/exception_context.hpp"
+#include "simrun/exceptions.hpp"
+#include "simrun/executor.hpp"
+#include "simrun/future.hpp"
+#include "simrun/gather.hpp"
+#include "simrun/handle.hpp"
+#include "simrun/runner.hpp"
+#include "simrun/signals.hpp"
+#include "simrun/sleep.hpp"
+#include "simrun/task.hpp"
+#include "simrun/task_group.hpp"
+#include "simrun/timeout.hpp"

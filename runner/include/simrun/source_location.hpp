@@ -1,0 +1,26 @@
+#pragma once
+// A portable stand-in for std::source_location (clang 14 with libstdc++ 12 lacks it).
+
+#include <cstdint>
+#include <string>
+
+namespace simrun {
+
+/// Where something was created: the function, file and line of the call that made it.
+/// `SourceLocation::current()` used as a default argument records the caller's position.
+struct SourceLocation {
+    const char* function = "";
+    const char* file = "";
+    std::uint32_t line = 0;
+
+    static constexpr SourceLocation current(const char* function = __builtin_FUNCTION(),
+                                            const char* file = __builtin_FILE(),
+                                            std::uint32_t line = __builtin_LINE()) noexcept {
+        return SourceLocation{function, file, line};
+    }
+
+    /// "file.cpp:42" with the directory stripped, so traces do not depend on the checkout path.
+    std::string short_text() const;
+};
+
+}  // namespace simrun

@@ -1,0 +1,159 @@
+#pragma once
+// Task<T>: a coroutine scheduled on a loop. It runs step by step (each step resumes the coroutine
+// until its next suspension), can be awaited by several tasks (the result is shared), and can be
+// cancelled with asyncio 3.13's rules: cancel() counts requests, the task sees CancelledError at
+// its current or next suspension point and may catch it; uncancel() withdraws a request.
+
+#include <coroutine>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <type_traits>
+
+#include "simrun/context.hpp"
+#include "simrun/coro.hpp"
+#include "simrun/future.hpp"
+#include "simrun/task_ref.hpp"
+
+namespace simrun {
+
+/// Options of create_task().
+struct TaskOptions {
+    /// The task's name; empty means "Task-<n>" with n counted per loop.
+    std::string name;
+    /// The context to run in; none means a copy of the creator's current context.
+    std::optional<Context> context;
+};
+
+namespace detail {
+
+/// Everything about a task except the type of its result.
+class TaskBase : public FutureStateBase {
+public:
+    TaskBase(EventLoop& loop, Context context, std::string name, SourceLocation created_at);
+    ~TaskBase() override;
+
+    bool cancel(std::string message) override;
+    int uncancel() noexcept;
+    int cancelling() const noexcept { return cancels_requested_; }
+    const std::string& name() const noexcept { return name_; }
+    void set_name(std::string name) { name_ = std::move(name); }
+    const Context& context() const noexcept { return context_; }
+    std::string describe() const override;
+    const char* kind() const noexcept override { return "Task"; }
+    /// What the task is suspended on, for deadlock reports: "sleep 5s", "Task-2", "a yield".
+    std::string awaiting() const;
+
+    /// Registers the task with its loop and schedules its first step.
+    void start();
+    /// Suspends the task until `future` is done; it resumes at `at`.
+    void wait_on(FutureStateBase& future, std::coroutine_handle<> at);
+    /// Suspends the task for one loop iteration (asyncio's bare `yield`); it resumes at `at`.
+    void yield_once(std::coroutine_handle<> at);
+    /// Throws CancelledError if a cancellation is pending (see deliver_pending_cancellation).
+    void deliver_pending_cancellation();
+    /// The loop is closing with this task still pending: drop the frame without running it.
+    void abandon() noexcept;
+    /// Runs one step: resumes the coroutine until it suspends or ends. `wake` is set when the
+    /// step follows the end of the future the task waited on.
+    void step(bool wake);
+    /// Where the task's coroutine function is defined.
+    const SourceLocation& coro_origin() const noexcept { return coro_origin_; }
+
+    /// False for tasks made by run_until_complete(coro): no "destroyed but pending" report.
+    bool log_destroy_pending = true;
+    /// Intrusive list of the loop's pending tasks, in creation order.
+    TaskBase* previous_pending = nullptr;
+    TaskBase* next_pending = nullptr;
+
+protected:
+    /// The top coroutine frame (null once destroyed) and its promise.
+    virtual std::coroutine_handle<> frame() const noexcept = 0;
+    virtual CoroPromiseBase& promise() const noexcept = 0;
+    /// Moves the top coroutine's return value into the task's result.
+    virtual void store_value() = 0;
+    /// Destroys the top coroutine frame (and with it every frame it awaits).
+    virtual void destroy_frame() noexcept = 0;
+
+    void set_coro_origin(SourceLocation origin) noexcept { coro_origin_ = origin; }
+
+private:
+    void schedule_step();
+    void complete_from_frame();
+
+    Context context_;
+    std::shared_ptr<TaskBase> keep_alive_;  // a pending task owns itself; the loop lists it
+    std::shared_ptr<FutureStateBase> waiting_on_;
+    std::coroutine_handle<> resume_at_;
+    std::string name_;
+    std::string pending_cancel_message_;
+    SourceLocation coro_origin_;
+    int cancels_requested_ = 0;
+    bool must_cancel_ = false;
+    bool started_ = false;
+    bool yielded_ = false;
+};
+
+/// The task the calling thread is running right now, or null.
+TaskBase* current_task_state() noexcept;
+
+template <class T>
+class TaskState final : public TaskBase, public ValueSlot<T> {
+public:
+    TaskState(EventLoop& loop, Coro<T> coro, Context context, std::string name, SourceLocation where)
+        : TaskBase(loop, std::move(context), std::move(name), where), coro_(std::move(coro)) {
+        set_coro_origin(coro_.origin());
+    }
+    ~TaskState() override { report_unretrieved(); }
+
+    std::add_lvalue_reference_t<const T> result() {
+        raise_if_no_value();
+        if constexpr (!std::is_void_v<T>) return *this->value;
+    }
+
+protected:
+    std::coroutine_handle<> frame() const noexcept override { return coro_.handle(); }
+    CoroPromiseBase& promise() const noexcept override { return coro_.handle().promise(); }
+    void store_value() override {
+        if constexpr (!std::is_void_v<T>) this->value.emplace(std::move(*coro_.handle().promise().result));
+    }
+    void destroy_frame() noexcept override { coro_ = Coro<T>(); }
+
+private:
+    Coro<T> coro_;
+};
+
+}  // namespace detail
+
+/// A scheduled coroutine with a shared result. Copies refer to the same task. Made by
+/// `create_task(coro)` or `loop.create_task(coro)`.
+template <class T = void>
+class Task : public TaskRef {
+public:
+    using value_type = T;
+
+    Task() = default;
+    explicit Task(std::shared_ptr<detail::TaskState<T>> state) : TaskRef(state) {}
+
+    /// The return value; throws the task's exception, CancelledError if it was cancelled, or
+    /// InvalidStateError if it is not done.
+    decltype(auto) result() const { return typed().result(); }
+    /// See Future::add_done_callback.
+    std::uint64_t add_done_callback(std::function<void()> callback) const {
+        return typed().add_done_callback(std::move(callback));
+    }
+    std::size_t remove_done_callback(std::uint64_t id) const { return typed().remove_done_callback(id); }
+
+    /// Awaiting a task waits for it and returns its result (a copy). Cancelling the awaiting
+    /// task cancels the awaited one too (as in asyncio).
+    auto operator co_await() const {
+        return detail::FutureAwaiter<detail::TaskState<T>>{
+            std::static_pointer_cast<detail::TaskState<T>>(state())};
+    }
+
+private:
+    detail::TaskState<T>& typed() const { return static_cast<detail::TaskState<T>&>(*state()); }
+};
+
+}  // namespace simrun

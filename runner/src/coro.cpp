@@ -1,0 +1,30 @@
+#include "simrun/coro.hpp"
+
+#include <cstdio>
+#include <string>
+
+#include "simrun/event_loop.hpp"
+
+namespace simrun::detail {
+namespace {
+std::atomic<std::int64_t> frames{0};
+}
+
+std::int64_t live_coroutine_frames() noexcept { return frames.load(std::memory_order_relaxed); }
+
+void count_frame(std::int64_t delta) noexcept { frames.fetch_add(delta, std::memory_order_relaxed); }
+
+void report_never_awaited(const SourceLocation& origin) noexcept {
+    try {
+        std::string message = std::string("coroutine '") + origin.function + "' was never awaited (defined at " +
+                              origin.short_text() + ")";
+        if (EventLoop* loop = running_loop_or_null()) {
+            loop->warn("RuntimeWarning", message);
+        } else {
+            std::fprintf(stderr, "RuntimeWarning: %s\n", message.c_str());
+        }
+    } catch (...) {  // called from destructors: never throw
+    }
+}
+
+}  // namespace simrun::detail

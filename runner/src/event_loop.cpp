@@ -1,0 +1,540 @@
+#include "simrun/event_loop.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "simrun/gather.hpp"
+#include "simrun/timeout.hpp"
+
+namespace simrun {
+namespace {
+
+thread_local EventLoop* running_loop = nullptr;
+thread_local std::shared_ptr<EventLoop> thread_current_loop;
+std::atomic<std::uint64_t> set_event_loop_calls{0};
+
+std::mutex& factory_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+LoopFactory& default_factory() {
+    static LoopFactory factory;
+    return factory;
+}
+
+std::string format_seconds(Duration d) {
+    char buffer[64];
+    std::snprintf(buffer, sizeof buffer, "%g", to_seconds(d));
+    return buffer;
+}
+
+}  // namespace
+
+// ---- the running-loop scope -------------------------------------------------------------------
+
+struct EventLoop::RunningScope {
+    explicit RunningScope(EventLoop& loop) : loop_(loop) {
+        loop.running_ = true;
+        loop.thread_id_ = std::this_thread::get_id();
+        running_loop = &loop;
+    }
+    ~RunningScope() {
+        loop_.stopping_ = false;
+        loop_.running_ = false;
+        loop_.thread_id_ = {};
+        running_loop = nullptr;
+    }
+    RunningScope(const RunningScope&) = delete;
+    RunningScope& operator=(const RunningScope&) = delete;
+    EventLoop& loop_;
+};
+
+EventLoop::EventLoop()
+    : anchor_(std::make_shared<detail::LoopAnchor>(detail::LoopAnchor{this})),
+      debug_(debug_mode_from_environment()) {}
+
+EventLoop::~EventLoop() { anchor_->loop = nullptr; }
+
+// ---- callbacks ------------------------------------------------------------------------------
+
+std::shared_ptr<detail::HandleState> EventLoop::make_handle(std::function<void()> callback, SourceLocation where,
+                                                            bool capture_context) {
+    auto handle = std::make_shared<detail::HandleState>();
+    handle->callback = std::move(callback);
+    handle->loop = this;
+    handle->created_at = where;
+    if (capture_context) handle->context = detail::current_context_data().vars;
+    return handle;
+}
+
+Handle EventLoop::call_soon(std::function<void()> callback, SourceLocation where) {
+    check_closed();
+    check_thread();
+    auto handle = make_handle(std::move(callback), where, true);
+    ready_.push_back(handle);
+    return Handle(std::move(handle));
+}
+
+void EventLoop::call_soon_in_context(std::function<void()> callback, std::shared_ptr<const detail::ContextMap> context) {
+    check_closed();
+    auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
+    handle->context = std::move(context);
+    ready_.push_back(std::move(handle));
+}
+
+TimerHandle EventLoop::call_later(Duration delay, std::function<void()> callback, SourceLocation where) {
+    return call_at(time() + delay, std::move(callback), where);
+}
+
+TimerHandle EventLoop::call_at(Duration when, std::function<void()> callback, SourceLocation where) {
+    check_closed();
+    check_thread();
+    auto handle = make_handle(std::move(callback), where, true);
+    handle->is_timer = true;
+    handle->when = when;
+    handle->sequence = timer_sequence();
+    timers_.push(handle);
+    return TimerHandle(std::move(handle));
+}
+
+Handle EventLoop::call_soon_threadsafe(std::function<void()> callback, SourceLocation where) {
+    auto handle = make_handle(std::move(callback), where, true);
+    {
+        std::lock_guard lock(threadsafe_mutex_);
+        check_closed();
+        threadsafe_queue_.push_back(handle);
+    }
+    wake_up();
+    return Handle(std::move(handle));
+}
+
+bool EventLoop::post_if_open(std::function<void()> callback) {
+    auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
+    {
+        std::lock_guard lock(threadsafe_mutex_);
+        if (closed_) return false;
+        threadsafe_queue_.push_back(std::move(handle));
+    }
+    wake_up();
+    return true;
+}
+
+bool EventLoop::has_pending_threadsafe() const {
+    std::lock_guard lock(threadsafe_mutex_);
+    return !threadsafe_queue_.empty();
+}
+
+void EventLoop::drain_threadsafe_queue() {
+    std::vector<std::shared_ptr<detail::HandleState>> incoming;
+    {
+        std::lock_guard lock(threadsafe_mutex_);
+        incoming.swap(threadsafe_queue_);
+    }
+    for (auto& handle : incoming) ready_.push_back(std::move(handle));
+}
+
+void EventLoop::schedule_task_step(std::shared_ptr<detail::TaskBase> task, bool wake) {
+    auto handle = std::make_shared<detail::HandleState>();
+    handle->task = task.get();
+    handle->loop = this;
+    handle->callback = [task = std::move(task), wake] { task->step(wake); };
+    ready_.push_back(std::move(handle));
+}
+
+// ---- tasks ----------------------------------------------------------------------------------
+
+std::string EventLoop::next_task_name() { return "Task-" + std::to_string(++task_counter_); }
+
+void EventLoop::task_started(detail::TaskBase& task) noexcept {
+    task.previous_pending = last_pending_task_;
+    task.next_pending = nullptr;
+    if (last_pending_task_ != nullptr) {
+        last_pending_task_->next_pending = &task;
+    } else {
+        first_pending_task_ = &task;
+    }
+    last_pending_task_ = &task;
+}
+
+void EventLoop::task_finished(detail::TaskBase& task) noexcept {
+    if (task.previous_pending != nullptr) {
+        task.previous_pending->next_pending = task.next_pending;
+    } else if (first_pending_task_ == &task) {
+        first_pending_task_ = task.next_pending;
+    }
+    if (task.next_pending != nullptr) {
+        task.next_pending->previous_pending = task.previous_pending;
+    } else if (last_pending_task_ == &task) {
+        last_pending_task_ = task.previous_pending;
+    }
+    task.previous_pending = task.next_pending = nullptr;
+}
+
+std::vector<TaskRef> EventLoop::all_tasks() const {
+    std::vector<TaskRef> tasks;
+    for (detail::TaskBase* task = first_pending_task_; task != nullptr; task = task->next_pending) {
+        tasks.emplace_back(std::static_pointer_cast<detail::TaskBase>(task->shared_from_this()));
+    }
+    return tasks;
+}
+
+// ---- running --------------------------------------------------------------------------------
+
+void EventLoop::check_closed() const {
+    if (closed_) throw RuntimeError("Event loop is closed");
+}
+
+void EventLoop::check_thread() const {
+    if (!debug_ || !running_) return;
+    if (thread_id_ != std::this_thread::get_id()) {
+        throw RuntimeError("Non-thread-safe operation invoked on an event loop other than the current one");
+    }
+}
+
+void EventLoop::check_not_running() const {
+    if (running_) throw RuntimeError("This event loop is already running");
+    if (running_loop != nullptr) throw RuntimeError("Cannot run the event loop while another loop is running");
+}
+
+void EventLoop::run_forever() {
+    check_closed();
+    check_not_running();
+    RunningScope scope(*this);
+    for (;;) {
+        run_once();
+        if (stopping_) break;
+    }
+}
+
+void EventLoop::run_until_done(detail::FutureStateBase& future, bool own_task) {
+    check_closed();
+    check_not_running();
+    auto keep = future.shared_from_this();
+    std::uint64_t callback = future.add_done_callback([keep] {
+        if (keep->cancelled() || !escapes_loop(keep->stored_exception())) {
+            if (EventLoop* loop = keep->loop_if_alive()) loop->stop();
+        }
+    });
+    try {
+        run_forever();
+    } catch (...) {
+        if (own_task && future.done() && !future.cancelled()) future.mark_retrieved();
+        future.remove_done_callback(callback);
+        throw;
+    }
+    future.remove_done_callback(callback);
+    if (!future.done()) throw RuntimeError("Event loop stopped before Future completed.");
+}
+
+std::optional<Duration> EventLoop::next_timer_deadline() {
+    timers_.purge_cancelled();
+    if (timers_.empty()) return std::nullopt;
+    return timers_.top()->when;
+}
+
+void EventLoop::run_once() {
+    std::optional<Duration> timeout;
+    std::optional<Duration> deadline = next_timer_deadline();
+    if (!ready_.empty() || stopping_) {
+        timeout = Duration::zero();
+    } else if (deadline) {
+        timeout = std::max(Duration::zero(), *deadline - time());
+    }
+    wait_for_events(timeout);
+    drain_threadsafe_queue();
+    if (signal_arrived_.load(std::memory_order_acquire)) dispatch_signals();
+
+    const Duration now = time();
+    for (timers_.purge_cancelled(); !timers_.empty() && timers_.top()->when <= now; timers_.purge_cancelled()) {
+        ready_.push_back(timers_.pop());
+    }
+
+    // Only what is ready now runs in this pass; callbacks it schedules run in the next one.
+    for (std::size_t count = ready_.size(); count > 0 && !ready_.empty(); --count) {
+        std::shared_ptr<detail::HandleState> handle = std::move(ready_.front());
+        ready_.pop_front();
+        if (handle->cancelled.load(std::memory_order_relaxed)) continue;
+        run_handle(*handle);
+        if (signal_arrived_.load(std::memory_order_acquire)) dispatch_signals();
+    }
+}
+
+void EventLoop::run_handle(detail::HandleState& handle) {
+    ++steps_;
+    if (observer_ != nullptr) observer_->before_callback(handle);
+    const Duration started = debug_ ? time() : Duration::zero();
+    try {
+        if (handle.context) {
+            detail::ContextData context{handle.context, false};
+            detail::ContextScope scope(context);
+            handle.callback();
+        } else {
+            handle.callback();
+        }
+    } catch (...) {
+        std::exception_ptr error = std::current_exception();
+        if (observer_ != nullptr) observer_->after_callback();
+        if (escapes_loop(error)) throw;
+        ExceptionContext context;
+        context.message = "Exception in callback " + handle.created_at.short_text();
+        context.exception = error;
+        context.details["handle"] = "<Handle " + handle.created_at.short_text() + ">";
+        call_exception_handler(context);
+        return;
+    }
+    if (observer_ != nullptr) observer_->after_callback();
+    if (debug_) {
+        const Duration took = time() - started;
+        if (took >= slow_callback_duration_) {
+            std::string what = handle.task != nullptr ? handle.task->describe()
+                                                      : "<Handle " + handle.created_at.short_text() + ">";
+            char seconds[32];
+            std::snprintf(seconds, sizeof seconds, "%.3f", to_seconds(took));
+            log(LogLevel::warning, "Executing " + what + " took " + seconds + " seconds");
+        }
+    }
+}
+
+// ---- closing --------------------------------------------------------------------------------
+
+void EventLoop::close() {
+    if (running_) throw RuntimeError("Cannot close a running event loop");
+    if (closed_) return;
+    if (debug_) log(LogLevel::debug, "Close <EventLoop running=False closed=False debug=True>");
+    {
+        std::lock_guard lock(threadsafe_mutex_);
+        closed_ = true;
+        threadsafe_queue_.clear();
+    }
+    ready_.clear();
+    timers_.clear();
+    executor_shutdown_called_ = true;
+    if (auto executor = std::move(default_executor_)) executor->shutdown(false);
+    abandon_pending_tasks();
+    on_close();
+}
+
+void EventLoop::abandon_pending_tasks() noexcept {
+    while (first_pending_task_ != nullptr) {
+        detail::TaskBase& task = *first_pending_task_;
+        auto keep = std::static_pointer_cast<detail::TaskBase>(task.shared_from_this());
+        task_finished(task);
+        if (task.log_destroy_pending) {
+            try {
+                ExceptionContext context;
+                context.message = "Task was destroyed but it is pending!";
+                context.task = TaskRef(keep);
+                if (debug_) context.details["source_traceback"] = task.created_at().short_text();
+                call_exception_handler(context);
+            } catch (...) {  // close() must finish whatever a handler does
+            }
+        }
+        task.abandon();
+    }
+}
+
+// ---- exceptions and logs --------------------------------------------------------------------
+
+void EventLoop::call_exception_handler(const ExceptionContext& context) {
+    if (!exception_handler_) {
+        try {
+            default_exception_handler(context);
+        } catch (...) {
+            if (escapes_loop(std::current_exception())) throw;
+            log(LogLevel::error, "Exception in default exception handler");
+        }
+        return;
+    }
+    try {
+        exception_handler_(*this, context);
+    } catch (...) {
+        std::exception_ptr error = std::current_exception();
+        if (escapes_loop(error)) throw;
+        try {
+            ExceptionContext report;
+            report.message = "Unhandled error in exception handler";
+            report.exception = error;
+            report.details["context"] = context.format();
+            default_exception_handler(report);
+        } catch (...) {
+            if (escapes_loop(std::current_exception())) throw;
+            log(LogLevel::error,
+                "Exception in default exception handler while handling an unexpected error in custom "
+                "exception handler");
+        }
+    }
+}
+
+void EventLoop::default_exception_handler(const ExceptionContext& context) { log(LogLevel::error, context.format()); }
+
+void EventLoop::log(LogLevel level, const std::string& message) {
+    if (observer_ != nullptr) observer_->on_log(level, message);
+    if (log_handler_) {
+        log_handler_(level, message);
+        return;
+    }
+    std::fprintf(stderr, "%s\n", message.c_str());
+}
+
+void EventLoop::warn(std::string_view category, const std::string& message) {
+    log(LogLevel::warning, std::string(category) + ": " + message);
+}
+
+// ---- async generators -----------------------------------------------------------------------
+
+void EventLoop::register_asyncgen(const std::shared_ptr<detail::AsyncGenStateBase>& generator) {
+    if (asyncgens_shutdown_called_) {
+        warn("ResourceWarning",
+             "asynchronous generator " + generator->describe() + " was scheduled after shutdown_asyncgens() call");
+    }
+    asyncgens_.emplace(next_asyncgen_id_++, generator);
+}
+
+Coro<void> EventLoop::shutdown_asyncgens() {
+    asyncgens_shutdown_called_ = true;
+    std::vector<std::shared_ptr<detail::AsyncGenStateBase>> open;
+    for (auto& [id, weak] : asyncgens_) {
+        if (auto generator = weak.lock(); generator && !generator->finished()) open.push_back(std::move(generator));
+    }
+    asyncgens_.clear();
+    if (open.empty()) co_return;
+    std::vector<Task<void>> closers;
+    closers.reserve(open.size());
+    for (auto& generator : open) closers.push_back(create_task(generator->close_async()));
+    std::vector<Outcome<void>> results = co_await gather(closers, return_exceptions);
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        const std::exception_ptr& error = results[i].error;
+        if (!error || is_base_exception(error)) continue;
+        ExceptionContext context;
+        context.message = "an error occurred during closing of asynchronous generator " + open[i]->describe();
+        context.exception = error;
+        context.details["asyncgen"] = open[i]->describe();
+        call_exception_handler(context);
+    }
+}
+
+// ---- executor -------------------------------------------------------------------------------
+
+Executor& EventLoop::default_executor() {
+    if (!default_executor_) default_executor_ = make_default_executor();
+    return *default_executor_;
+}
+
+void EventLoop::set_default_executor(std::shared_ptr<Executor> executor) {
+    if (!executor) throw ValueError("set_default_executor() needs an executor");
+    default_executor_ = std::move(executor);
+}
+
+Coro<void> EventLoop::shutdown_default_executor(std::optional<Duration> timeout) {
+    executor_shutdown_called_ = true;
+    std::shared_ptr<Executor> executor = default_executor_;
+    if (!executor) co_return;
+    Future<void> joined = create_future<void>();
+    joined.set_label("the default executor's shutdown");
+    executor->join_async([this, state = joined.state()] {
+        post_if_open([state] {
+            if (!state->done()) state->set_result();
+        });
+    });
+    bool timed_out = false;
+    if (timeout) {
+        try {
+            co_await wait_for(joined, *timeout);
+        } catch (const TimeoutError&) {
+            timed_out = true;
+        }
+    } else {
+        co_await joined;
+    }
+    if (timed_out) {
+        warn("RuntimeWarning", "The executor did not finishing joining its threads within " + format_seconds(*timeout) +
+                                   " seconds.");
+        executor->shutdown(false);
+    }
+}
+
+// ---- signals --------------------------------------------------------------------------------
+
+void EventLoop::notify_signal_arrived() noexcept {
+    signal_arrived_.store(true, std::memory_order_release);
+    wake_up();
+}
+
+void EventLoop::dispatch_signals() {
+    signal_arrived_.store(false, std::memory_order_release);
+    signals().dispatch_pending();
+}
+
+void EventLoop::add_signal_handler(int signum, std::function<void()> callback) {
+    check_closed();
+    if (!callback) throw ValueError("add_signal_handler() needs a callback");
+    loop_signal_handlers_[signum] = callback;
+    signals().install(signum, [this, callback = std::move(callback)] {
+        if (!closed_) call_soon(callback);
+    });
+}
+
+bool EventLoop::remove_signal_handler(int signum) {
+    if (loop_signal_handlers_.erase(signum) == 0) return false;
+    signals().restore_default(signum);
+    return true;
+}
+
+// ---- free functions -------------------------------------------------------------------------
+
+EventLoop& get_running_loop() {
+    if (running_loop == nullptr) throw RuntimeError("no running event loop");
+    return *running_loop;
+}
+
+EventLoop* running_loop_or_null() noexcept { return running_loop; }
+
+EventLoop& get_event_loop() {
+    if (running_loop != nullptr) return *running_loop;
+    if (thread_current_loop) return *thread_current_loop;
+    throw RuntimeError("There is no current event loop in this thread.");
+}
+
+void set_event_loop(std::shared_ptr<EventLoop> loop) {
+    if (loop) set_event_loop_calls.fetch_add(1, std::memory_order_relaxed);
+    thread_current_loop = std::move(loop);
+}
+
+std::uint64_t set_event_loop_count() noexcept { return set_event_loop_calls.load(std::memory_order_relaxed); }
+
+std::shared_ptr<EventLoop> new_event_loop() {
+    LoopFactory factory;
+    {
+        std::lock_guard lock(factory_mutex());
+        factory = default_factory();
+    }
+    if (!factory) {
+        throw RuntimeError(
+            "simrun::new_event_loop(): the real epoll loop is not implemented yet; pass "
+            "RunnerOptions::loop_factory (for example simrun::sim::factory()) or call "
+            "simrun::set_default_loop_factory()");
+    }
+    return factory();
+}
+
+void set_default_loop_factory(LoopFactory factory) {
+    std::lock_guard lock(factory_mutex());
+    default_factory() = std::move(factory);
+}
+
+bool debug_mode_from_environment() noexcept {
+    const char* value = std::getenv("SIMRUN_DEBUG");
+    return value != nullptr && *value != '\0';
+}
+
+TaskRef current_task() {
+    detail::TaskBase* task = detail::current_task_state();
+    if (task == nullptr) return {};
+    return TaskRef(std::static_pointer_cast<detail::TaskBase>(task->shared_from_this()));
+}
+
+std::vector<TaskRef> all_tasks(EventLoop* loop) {
+    return (loop != nullptr ? *loop : get_running_loop()).all_tasks();
+}
+
+}  // namespace simrun

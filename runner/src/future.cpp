@@ -1,0 +1,135 @@
+#include "simrun/future.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "simrun/event_loop.hpp"
+#include "simrun/exception_context.hpp"
+#include "simrun/task.hpp"
+
+namespace simrun::detail {
+
+FutureStateBase::FutureStateBase(EventLoop& loop, SourceLocation created_at)
+    : anchor_(loop.anchor()), created_at_(created_at) {}
+
+FutureStateBase::~FutureStateBase() = default;
+
+EventLoop& FutureStateBase::loop() const {
+    if (anchor_->loop == nullptr) throw RuntimeError("the event loop of this future was destroyed");
+    return *anchor_->loop;
+}
+
+bool FutureStateBase::cancel(std::string message) {
+    log_traceback_ = false;
+    if (done()) return false;
+    finish_cancelled(std::move(message));
+    return true;
+}
+
+void FutureStateBase::check_pending_for_set() const {
+    if (done()) throw InvalidStateError("invalid state: " + describe() + " is already done");
+}
+
+void FutureStateBase::set_exception(std::exception_ptr error) {
+    check_pending_for_set();
+    if (!error) throw ValueError("set_exception() needs an exception");
+    exception_ = std::move(error);
+    log_traceback_ = true;
+    finish();
+}
+
+std::exception_ptr FutureStateBase::exception() {
+    if (status_ == Status::cancelled) throw make_cancelled_error();
+    if (status_ == Status::pending) throw InvalidStateError("Exception is not set.");
+    log_traceback_ = false;
+    return exception_;
+}
+
+void FutureStateBase::raise_if_no_value() {
+    if (status_ == Status::cancelled) throw make_cancelled_error();
+    if (status_ == Status::pending) throw InvalidStateError("Result is not set.");
+    log_traceback_ = false;
+    if (exception_) std::rethrow_exception(exception_);
+}
+
+std::uint64_t FutureStateBase::add_done_callback(std::function<void()> callback) {
+    std::uint64_t id = next_callback_id_++;
+    auto context = current_context_data().vars;
+    if (done()) {
+        loop().call_soon_in_context(std::move(callback), std::move(context));
+    } else {
+        callbacks_.push_back(DoneCallback{id, std::move(callback), std::move(context), {}});
+    }
+    return id;
+}
+
+void FutureStateBase::add_waiter(std::weak_ptr<TaskBase> waiter) {
+    callbacks_.push_back(DoneCallback{next_callback_id_++, {}, {}, std::move(waiter)});
+}
+
+std::size_t FutureStateBase::remove_done_callback(std::uint64_t id) {
+    return std::erase_if(callbacks_, [id](const DoneCallback& c) { return c.id == id; });
+}
+
+void FutureStateBase::finish() {
+    status_ = Status::finished;
+    schedule_callbacks();
+}
+
+void FutureStateBase::finish_cancelled(std::string message) {
+    status_ = Status::cancelled;
+    cancel_message_ = std::move(message);
+    schedule_callbacks();
+}
+
+void FutureStateBase::schedule_callbacks() {
+    auto callbacks = std::move(callbacks_);
+    callbacks_.clear();
+    EventLoop* loop = anchor_->loop;
+    if (loop == nullptr || loop->is_closed()) return;  // nobody can run them any more
+    for (DoneCallback& entry : callbacks) {
+        if (entry.callback) {
+            loop->call_soon_in_context(std::move(entry.callback), std::move(entry.context));
+        } else if (auto task = entry.waiter.lock()) {
+            loop->schedule_task_step(std::move(task), true);
+        }
+    }
+}
+
+std::string FutureStateBase::status_text() const {
+    switch (status_) {
+        case Status::pending: return "pending";
+        case Status::cancelled: return "cancelled";
+        case Status::finished: return "finished";
+    }
+    return "?";
+}
+
+std::string FutureStateBase::describe() const {
+    std::string text = std::string("<") + kind() + " " + status_text();
+    if (!label_.empty()) text += " " + label_;
+    if (status_ == Status::finished && exception_) text += " exception=" + describe_exception(exception_);
+    EventLoop* loop = anchor_->loop;
+    if (loop != nullptr && loop->get_debug() && created_at_.line != 0) {
+        text += " created at " + created_at_.short_text();
+    }
+    return text + ">";
+}
+
+void FutureStateBase::report_unretrieved() noexcept {
+    if (status_ != Status::finished || !exception_ || !log_traceback_) return;
+    try {
+        ExceptionContext context;
+        context.message = std::string(kind()) + " exception was never retrieved";
+        context.exception = exception_;
+        context.details["future"] = describe();
+        if (EventLoop* loop = anchor_->loop) {
+            loop->call_exception_handler(context);
+        } else {
+            std::fprintf(stderr, "%s\n", context.format().c_str());
+        }
+    } catch (...) {  // a report must never throw out of a destructor
+    }
+}
+
+}  // namespace simrun::detail

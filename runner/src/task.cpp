@@ -1,0 +1,189 @@
+#include "simrun/task.hpp"
+
+#include "simrun/event_loop.hpp"
+
+namespace simrun {
+namespace detail {
+namespace {
+thread_local TaskBase* running_task = nullptr;
+
+/// Marks `task` as the running task for the scope of one step.
+class RunningTaskScope {
+public:
+    explicit RunningTaskScope(TaskBase& task) {
+        if (running_task != nullptr) {
+            throw RuntimeError("Cannot enter into task " + task.describe() + " while another task " +
+                               running_task->describe() + " is being executed.");
+        }
+        running_task = &task;
+    }
+    ~RunningTaskScope() { running_task = nullptr; }
+    RunningTaskScope(const RunningTaskScope&) = delete;
+    RunningTaskScope& operator=(const RunningTaskScope&) = delete;
+};
+
+std::string message_of(const std::exception_ptr& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const BaseException& e) {
+        return e.what();
+    } catch (...) {
+        return {};
+    }
+}
+}  // namespace
+
+TaskBase* current_task_state() noexcept { return running_task; }
+
+void suspend_current_task(FutureStateBase& future, std::coroutine_handle<> at) {
+    TaskBase* task = running_task;
+    if (task == nullptr) throw RuntimeError("a future can only be awaited from inside a task");
+    task->wait_on(future, at);
+}
+
+void deliver_pending_cancellation() {
+    if (running_task != nullptr) running_task->deliver_pending_cancellation();
+}
+
+TaskBase::TaskBase(EventLoop& loop, Context context, std::string name, SourceLocation created_at)
+    : FutureStateBase(loop, created_at), context_(std::move(context)), name_(std::move(name)) {}
+
+TaskBase::~TaskBase() = default;
+
+void TaskBase::start() {
+    keep_alive_ = std::static_pointer_cast<TaskBase>(shared_from_this());
+    loop().task_started(*this);
+    schedule_step();
+}
+
+void TaskBase::schedule_step() { loop().schedule_task_step(keep_alive_, false); }
+
+bool TaskBase::cancel(std::string message) {
+    mark_retrieved();
+    if (done()) return false;
+    ++cancels_requested_;
+    if (waiting_on_ && waiting_on_->cancel(message)) return true;
+    must_cancel_ = true;
+    pending_cancel_message_ = std::move(message);
+    return true;
+}
+
+int TaskBase::uncancel() noexcept {
+    if (cancels_requested_ > 0) {
+        --cancels_requested_;
+        if (cancels_requested_ == 0) must_cancel_ = false;
+    }
+    return cancels_requested_;
+}
+
+void TaskBase::wait_on(FutureStateBase& future, std::coroutine_handle<> at) {
+    if (future.loop_if_alive() != loop_if_alive()) {
+        throw RuntimeError("Task " + describe() + " got Future " + future.describe() +
+                           " attached to a different loop");
+    }
+    if (&future == this) throw RuntimeError("Task cannot await on itself: " + describe());
+    waiting_on_ = future.shared_from_this();
+    resume_at_ = at;
+    future.add_waiter(keep_alive_);
+    if (must_cancel_ && waiting_on_->cancel(pending_cancel_message_)) must_cancel_ = false;
+}
+
+void TaskBase::yield_once(std::coroutine_handle<> at) {
+    resume_at_ = at;
+    yielded_ = true;
+    schedule_step();
+}
+
+void TaskBase::deliver_pending_cancellation() {
+    if (!must_cancel_) return;
+    must_cancel_ = false;
+    throw CancelledError(pending_cancel_message_);
+}
+
+void TaskBase::step(bool wake) {
+    if (done()) return;
+    if (wake) waiting_on_.reset();
+    ContextScope context_scope(context_.data());
+    RunningTaskScope running_scope(*this);
+    if (!started_) {
+        started_ = true;
+        promise().started = true;
+        if (must_cancel_) {  // cancelled before its first step: the body never runs
+            must_cancel_ = false;
+            destroy_frame();
+            finish_cancelled(pending_cancel_message_);
+            loop().task_finished(*this);
+            keep_alive_.reset();  // the caller still holds a reference
+            return;
+        }
+        resume_at_ = frame();
+    }
+    yielded_ = false;
+    std::exchange(resume_at_, {}).resume();
+    if (frame().done()) complete_from_frame();
+}
+
+void TaskBase::complete_from_frame() {
+    std::exception_ptr error = promise().exception;
+    bool escapes = false;
+    if (error && is_cancellation(error)) {
+        destroy_frame();
+        finish_cancelled(message_of(error));
+    } else if (error) {
+        destroy_frame();
+        escapes = escapes_loop(error);
+        set_exception(error);
+    } else if (must_cancel_) {  // returned normally while a cancellation was pending
+        must_cancel_ = false;
+        destroy_frame();
+        finish_cancelled(pending_cancel_message_);
+    } else {
+        store_value();
+        destroy_frame();
+        finish();
+    }
+    loop().task_finished(*this);
+    keep_alive_.reset();  // the step's caller still holds a reference
+    if (escapes) std::rethrow_exception(error);
+}
+
+void TaskBase::abandon() noexcept {
+    auto self = std::move(keep_alive_);
+    if (frame()) promise().started = true;  // one report per task is enough
+    destroy_frame();
+    waiting_on_.reset();
+}
+
+std::string TaskBase::describe() const {
+    std::string text = "<Task " + status_text() + " name='" + name_ + "' coro=<" + coro_origin_.function + "()>";
+    if (status() == Status::finished && exception_) text += " exception=" + describe_exception(exception_);
+    if (!done() && waiting_on_) text += " wait_for=" + waiting_on_->describe();
+    EventLoop* loop = loop_if_alive();
+    if (loop != nullptr && loop->get_debug()) text += " created at " + created_at().short_text();
+    return text + ">";
+}
+
+std::string TaskBase::awaiting() const {
+    if (!started_) return "its first step";
+    if (yielded_) return "a yield";
+    if (waiting_on_) {
+        if (!waiting_on_->label().empty()) return waiting_on_->label();
+        return waiting_on_->describe();
+    }
+    return "nothing";
+}
+
+}  // namespace detail
+
+const std::string& TaskRef::name() const { return state_->name(); }
+void TaskRef::set_name(std::string name) { state_->set_name(std::move(name)); }
+bool TaskRef::done() const { return state_->done(); }
+bool TaskRef::cancelled() const { return state_->cancelled(); }
+bool TaskRef::cancel(std::string message) { return state_->cancel(std::move(message)); }
+int TaskRef::cancelling() const { return state_->cancelling(); }
+int TaskRef::uncancel() { return state_->uncancel(); }
+std::exception_ptr TaskRef::exception() const { return state_->exception(); }
+EventLoop& TaskRef::get_loop() const { return state_->loop(); }
+std::string TaskRef::describe() const { return state_->describe(); }
+
+}  // namespace simrun

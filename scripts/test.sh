@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# Build simrun and run ctest in several configurations, each in build/<name>.
+#
+#   scripts/test.sh                              # all default configurations
+#   SIMRUN_TEST_CONFIGS=gcc scripts/test.sh      # only some (comma/space separated)
+#   SIMRUN_TEST_CONFIGS=gcc-tsan scripts/test.sh # a defined but non-default one
+#
+# Env: SIMRUN_TEST_CONFIGS (see above), SIMRUN_JOBS (default 2),
+#      SIMRUN_CHECK_FORMAT=1 to also run a clang-format check (off by default).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib.sh
+source "$ROOT/scripts/lib.sh"
+
+simrun_ensure_packages cmake ninja-build g++ clang doctest-dev librapidcheck-dev clang-format
+
+JOBS=${SIMRUN_JOBS:-2}
+declare -a GEN_ARGS
+simrun_generator_args GEN_ARGS
+GENERATOR=${GEN_ARGS[1]}
+
+# Sanitizer runtime options (only the sanitizer that is compiled in reads them).
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1}
+
+# ---------------------------------------------------------------------------
+# Configurations: add_config NAME CXX BUILD_TYPE [extra cmake args...]
+# ---------------------------------------------------------------------------
+declare -A CFG_CXX=() CFG_TYPE=() CFG_ARGS=()
+add_config() {
+    local name=$1 cxx=$2 type=$3
+    shift 3
+    CFG_CXX[$name]=$cxx
+    CFG_TYPE[$name]=$type
+    CFG_ARGS[$name]="$*"
+}
+
+add_config gcc      g++     Debug
+add_config gcc-asan g++     Debug          -DSIMRUN_SANITIZE=address,undefined
+add_config clang    clang++ RelWithDebInfo
+# >>> TSan (issue 3): defined here, runnable with SIMRUN_TEST_CONFIGS=gcc-tsan.
+# >>> To run it by default, add it to DEFAULT_CONFIGS below.
+add_config gcc-tsan g++     RelWithDebInfo -DSIMRUN_SANITIZE=thread
+
+DEFAULT_CONFIGS=(gcc gcc-asan clang)
+
+# ---------------------------------------------------------------------------
+declare -A RESULT=()
+
+# run_config NAME: configure, build, ctest. Records RESULT[NAME]; returns non-zero on failure.
+run_config() {
+    local name=$1
+    local dir=build/$name start=$SECONDS
+    local -a extra=()
+    read -ra extra <<<"${CFG_ARGS[$name]}"
+
+    simrun_log "[$name] configure (${CFG_CXX[$name]}, ${CFG_TYPE[$name]}${extra[*]:+, ${extra[*]}})"
+    simrun_reset_stale_build_dir "$dir" "$GENERATOR" "${CFG_CXX[$name]}"
+    if ! cmake -S . -B "$dir" "${GEN_ARGS[@]}" \
+        -DCMAKE_CXX_COMPILER="${CFG_CXX[$name]}" \
+        -DCMAKE_BUILD_TYPE="${CFG_TYPE[$name]}" \
+        -DSIMRUN_WARNINGS_AS_ERRORS=ON \
+        -DSIMRUN_BUILD_TESTS=ON \
+        -DSIMRUN_BUILD_EXAMPLES=ON \
+        "${extra[@]}"; then
+        RESULT[$name]="FAIL (configure, $((SECONDS - start))s)"
+        return 1
+    fi
+
+    simrun_log "[$name] build"
+    if ! cmake --build "$dir" --parallel "$JOBS"; then
+        RESULT[$name]="FAIL (build, $((SECONDS - start))s)"
+        return 1
+    fi
+
+    simrun_log "[$name] ctest"
+    if ! ctest --test-dir "$dir" --output-on-failure --no-tests=error; then
+        RESULT[$name]="FAIL (ctest, $((SECONDS - start))s)"
+        return 1
+    fi
+    RESULT[$name]="PASS ($((SECONDS - start))s)"
+}
+
+check_format() {
+    local -a files=()
+    mapfile -t files < <(git ls-files '*.cpp' '*.hpp' '*.h' 2>/dev/null ||
+        find runner sim tests properties examples -name '*.[ch]pp' 2>/dev/null)
+    ((${#files[@]} == 0)) && return 0
+    clang-format --dry-run --Werror "${files[@]}"
+}
+
+# ---------------------------------------------------------------------------
+if [[ -n ${SIMRUN_TEST_CONFIGS:-} ]]; then
+    read -ra CONFIGS <<<"${SIMRUN_TEST_CONFIGS//,/ }"
+else
+    CONFIGS=("${DEFAULT_CONFIGS[@]}")
+fi
+for name in "${CONFIGS[@]}"; do
+    if [[ -z ${CFG_CXX[$name]+x} ]]; then
+        echo "unknown configuration '$name' (known: ${!CFG_CXX[*]})" >&2
+        exit 2
+    fi
+done
+
+failed=0
+ORDER=()
+if [[ ${SIMRUN_CHECK_FORMAT:-0} == 1 ]]; then
+    ORDER+=(format)
+    simrun_log "[format] clang-format --dry-run --Werror"
+    if check_format; then RESULT[format]="PASS"; else RESULT[format]="FAIL"; failed=1; fi
+fi
+for name in "${CONFIGS[@]}"; do
+    ORDER+=("$name")
+    run_config "$name" || failed=1
+done
+
+echo
+echo "==== simrun test summary ===="
+for name in "${ORDER[@]}"; do
+    printf '%-10s %s\n' "$name" "${RESULT[$name]}"
+done
+if ((failed)); then
+    echo "==== FAILED ===="
+    exit 1
+fi
+echo "==== all passed ===="

@@ -1,0 +1,83 @@
+#pragma once
+// FakeExecutor: the simulator's default executor. Jobs run on the loop thread, in virtual time:
+// each takes a virtual duration from a cost model, a fixed number of workers take jobs in FIFO
+// order, and a job may never finish (its worker stays busy forever), which is how a test
+// exercises the Runner's executor shutdown timeout.
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "simrun/clock.hpp"
+#include "simrun/executor.hpp"
+
+namespace simrun::sim {
+
+class ChoiceSource;
+class SimLoop;
+
+/// What a cost model knows about a job.
+struct JobInfo {
+    std::uint64_t index;    ///< 0 for the first job submitted, then 1, 2, ...
+    const std::string& name;
+};
+
+/// The virtual duration of a job; std::nullopt means it never finishes.
+using CostModel = std::function<std::optional<Duration>(const JobInfo&, ChoiceSource&)>;
+
+/// Every job takes `duration`.
+CostModel fixed_cost(Duration duration);
+/// Each job takes a seeded random duration in [shortest, longest].
+CostModel random_cost(Duration shortest, Duration longest);
+/// Jobs whose name is `name` never finish; the others follow `otherwise`.
+CostModel never_finishes_if_named(std::string name, CostModel otherwise);
+
+/// Options of the fake executor.
+struct FakeExecutorOptions {
+    /// How many jobs run at once; more wait in FIFO order.
+    std::size_t workers = 4;
+    /// Job durations (default: 1 ms each).
+    CostModel cost;
+};
+
+/// See the file comment. Made by SimLoop as its default executor.
+class FakeExecutor final : public Executor {
+public:
+    FakeExecutor(SimLoop& loop, FakeExecutorOptions options);
+
+    void submit(ExecutorJob job) override;
+    void shutdown(bool wait) override;
+    void join_async(std::function<void()> on_joined) override;
+
+    /// The earliest completion time of a running job, if any.
+    std::optional<Duration> next_completion() const;
+    /// Finishes every job due at or before `now` (their results go to the loop).
+    void complete_due(Duration now);
+    /// Jobs that will never finish, submitted so far.
+    std::size_t hung_jobs() const noexcept { return hung_; }
+    /// Jobs queued or running (hung ones included).
+    std::size_t unfinished_jobs() const noexcept { return queue_.size() + running_.size() + hung_; }
+    bool is_shutdown() const noexcept { return shutdown_; }
+    /// Drops every job (the loop closed).
+    void discard() noexcept;
+
+private:
+    void start_queued();
+    void notify_if_joined();
+
+    SimLoop& loop_;
+    FakeExecutorOptions options_;
+    std::deque<ExecutorJob> queue_;
+    std::deque<std::uint64_t> queued_index_;
+    std::multimap<std::pair<Duration, std::uint64_t>, ExecutorJob> running_;
+    std::vector<std::function<void()>> on_joined_;
+    std::uint64_t submitted_ = 0;
+    std::size_t hung_ = 0;
+    bool shutdown_ = false;
+};
+
+}  // namespace simrun::sim

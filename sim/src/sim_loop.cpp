@@ -1,0 +1,167 @@
+#include "simrun/sim/sim_loop.hpp"
+
+#include <algorithm>
+
+namespace simrun::sim {
+namespace {
+const char* level_name(LogLevel level) {
+    switch (level) {
+        case LogLevel::debug: return "DEBUG";
+        case LogLevel::info: return "INFO";
+        case LogLevel::warning: return "WARNING";
+        case LogLevel::error: return "ERROR";
+    }
+    return "?";
+}
+}  // namespace
+
+SimLoop::SimLoop(SimOptions options)
+    : options_(std::move(options)),
+      choices_(options_.choices ? options_.choices : std::make_shared<SeededChoices>(options_.seed)),
+      signals_(*this),
+      trace_(options_.trace_limit) {
+    set_step_observer(this);
+}
+
+SimLoop::~SimLoop() {
+    if (!is_closed() && !is_running()) {
+        warn("ResourceWarning", "unclosed event loop <SimLoop>");
+        close();
+    }
+    set_step_observer(nullptr);
+}
+
+void SimLoop::note(std::string kind, std::string text) { trace_.add(steps(), now_, std::move(kind), std::move(text)); }
+
+FakeExecutor& SimLoop::fake_executor() {
+    if (!executor_) set_default_executor(make_default_executor());
+    return *executor_;
+}
+
+std::shared_ptr<Executor> SimLoop::make_default_executor() {
+    if (!executor_) executor_ = std::make_shared<FakeExecutor>(*this, options_.executor);
+    return executor_;
+}
+
+std::uint64_t SimLoop::timer_sequence() noexcept {
+    ++timers_made_;
+    if (!options_.shuffle_timer_ties) return timers_made_;
+    return (choices_->choose(std::uint64_t{1} << 20) << 40) | timers_made_;
+}
+
+void SimLoop::before_callback(const detail::HandleState& handle) {
+    inside_callback_ = true;
+    note("run", handle.task != nullptr ? handle.task->name() : handle.created_at.short_text());
+    signals_.on_step(steps());
+}
+
+void SimLoop::after_callback() {
+    inside_callback_ = false;
+    throw_if_terminated();
+}
+
+void SimLoop::on_log(LogLevel level, const std::string& message) {
+    note("log", std::string(level_name(level)) + " " + message);
+}
+
+void SimLoop::wait_for_events(std::optional<Duration> timeout) {
+    throw_if_terminated();
+    if (has_pending_threadsafe()) timeout = Duration::zero();
+    Duration target = now_;
+    if (!timeout || *timeout > Duration::zero()) {
+        std::optional<Duration> next;
+        if (timeout) next = now_ + *timeout;
+        auto consider = [&](std::optional<Duration> when) {
+            if (when && (!next || *when < *next)) next = std::max(*when, now_);
+        };
+        if (executor_) consider(executor_->next_completion());
+        consider(signals_.next_arrival());
+        if (!next) report_deadlock();
+        target = *next;
+        if (target > now_ && options_.max_timer_lateness > Duration::zero()) {
+            auto span = static_cast<std::uint64_t>(options_.max_timer_lateness.count()) + 1;
+            target += Duration(static_cast<Duration::rep>(choices_->choose(span)));
+        }
+    }
+    if (target > now_) {
+        now_ = target;
+        note("time", "advance to " + format_time(now_));
+    }
+    deliver_due();
+}
+
+void SimLoop::deliver_due() {
+    if (executor_) executor_->complete_due(now_);
+    signals_.arrive_due(now_, false);
+}
+
+void SimLoop::busy(Duration duration) {
+    if (!inside_callback_) {
+        throw RuntimeError("SimLoop::busy() must be called from inside a callback or task of the running loop");
+    }
+    if (duration < Duration::zero()) throw ValueError("SimLoop::busy(): negative duration");
+    const Duration end = now_ + duration;
+    note("busy", "callback busy until " + format_time(end));
+    for (;;) {
+        std::optional<Duration> next = signals_.next_arrival();
+        std::optional<Duration> deadline = signals_.escalation_deadline();
+        if (deadline && *deadline <= end && (!next || *deadline < *next)) {
+            now_ = *deadline;
+            terminate(*signals_.escalation_signal_);
+        }
+        if (!next || *next > end) break;
+        now_ = *next;
+        signals_.arrive_due(now_, true);
+    }
+    now_ = end;
+}
+
+void SimLoop::terminate(int signum) {
+    if (!terminated_) {
+        terminated_ = signum;
+        note("process", "ended by " + signal_name(signum) + " (default action)");
+    }
+    throw_if_terminated();
+    throw ProcessTerminated(signum, "unreachable");
+}
+
+void SimLoop::throw_if_terminated() const {
+    if (terminated_) {
+        throw ProcessTerminated(*terminated_, "the simulated process was ended by " + signal_name(*terminated_) +
+                                                  " at t=" + format_time(now_));
+    }
+}
+
+void SimLoop::report_deadlock() {
+    std::vector<std::string> pending;
+    for (const TaskRef& task : all_tasks()) pending.push_back(task.name() + " awaits " + task.state()->awaiting());
+    std::string message = "deadlock at t=" + format_time(now_) +
+                          ": nothing is ready and no timer, executor job or signal is coming, so a real loop "
+                          "would wait forever.";
+    if (executor_ && executor_->hung_jobs() > 0) {
+        message += " " + std::to_string(executor_->hung_jobs()) + " executor job(s) never finish.";
+    }
+    message += pending.empty() ? " No task is pending." : " Pending tasks:";
+    for (const std::string& line : pending) message += "\n  " + line;
+    note("deadlock", message);
+    throw DeadlockError(message, std::move(pending));
+}
+
+void SimLoop::on_close() {
+    if (executor_) executor_->discard();
+    note("loop", "closed");
+}
+
+LoopFactory factory(SimOptions options) {
+    return [options = std::move(options)] { return std::make_shared<SimLoop>(options); };
+}
+
+SimLoop& running_sim() {
+    auto* loop = dynamic_cast<SimLoop*>(running_loop_or_null());
+    if (loop == nullptr) throw RuntimeError("simrun::sim: the running loop is not a simrun::sim::SimLoop");
+    return *loop;
+}
+
+void busy(Duration duration) { running_sim().busy(duration); }
+
+}  // namespace simrun::sim
