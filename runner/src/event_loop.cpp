@@ -308,6 +308,7 @@ void EventLoop::close() {
     }
     ready_.clear();
     timers_.clear();
+    finalizing_asyncgens_.clear();
     executor_shutdown_called_ = true;
     if (auto executor = std::move(default_executor_)) executor->shutdown(false);
     abandon_pending_tasks();
@@ -390,6 +391,11 @@ void EventLoop::register_asyncgen(const std::shared_ptr<detail::AsyncGenStateBas
     asyncgens_.emplace(next_asyncgen_id_++, generator);
 }
 
+void EventLoop::keep_asyncgen_until_closed(std::shared_ptr<detail::AsyncGenStateBase> generator) {
+    std::erase_if(finalizing_asyncgens_, [](const auto& kept) { return kept->finished(); });
+    finalizing_asyncgens_.push_back(std::move(generator));
+}
+
 Coro<void> EventLoop::shutdown_asyncgens() {
     asyncgens_shutdown_called_ = true;
     std::vector<std::shared_ptr<detail::AsyncGenStateBase>> open;
@@ -397,6 +403,7 @@ Coro<void> EventLoop::shutdown_asyncgens() {
         if (auto generator = weak.lock(); generator && !generator->finished()) open.push_back(std::move(generator));
     }
     asyncgens_.clear();
+    finalizing_asyncgens_.clear();
     if (open.empty()) co_return;
     std::vector<Task<void>> closers;
     closers.reserve(open.size());

@@ -143,6 +143,7 @@ public:
         EventLoop* loop = anchor_ ? anchor_->loop : nullptr;
         if (loop == nullptr || loop->is_closed()) return;
         auto self = this->shared_from_this();
+        loop->keep_asyncgen_until_closed(self);  // shutdown_asyncgens() still closes it if the task below never runs
         loop->post_if_open([self, loop] { loop->create_task(self->close_async()); });
     }
 

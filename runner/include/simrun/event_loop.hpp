@@ -168,6 +168,8 @@ public:
     /// Called by an async generator on its first iteration.
     void register_asyncgen(const std::shared_ptr<detail::AsyncGenStateBase>& generator);
     bool asyncgens_shutdown_called() const noexcept { return asyncgens_shutdown_called_; }
+    /// Keeps a generator whose owner let go of it alive until it is closed (finalizer hook).
+    void keep_asyncgen_until_closed(std::shared_ptr<detail::AsyncGenStateBase> generator);
 
     // ---- executor -----------------------------------------------------------------------
 
@@ -297,6 +299,7 @@ private:
     detail::TaskBase* first_pending_task_ = nullptr;
     detail::TaskBase* last_pending_task_ = nullptr;
     std::map<std::uint64_t, std::weak_ptr<detail::AsyncGenStateBase>> asyncgens_;
+    std::vector<std::shared_ptr<detail::AsyncGenStateBase>> finalizing_asyncgens_;
     std::uint64_t next_asyncgen_id_ = 0;
     std::shared_ptr<Executor> default_executor_;
     std::map<int, std::function<void()>> loop_signal_handlers_;

@@ -21,10 +21,10 @@ namespace simrun {
 /// Options of Runner and run().
 struct RunnerOptions {
     /// Debug mode of the loop; unset keeps the loop's default (SIMRUN_DEBUG).
-    std::optional<bool> debug;
+    std::optional<bool> debug{};
     /// Makes the loop. Empty: new_event_loop(), and the loop becomes the thread's current loop
     /// while the runner is open. A factory's loop is not made current.
-    LoopFactory loop_factory;
+    LoopFactory loop_factory{};
     /// How long close() waits for the default executor's jobs (none: no limit).
     std::optional<Duration> executor_shutdown_timeout = std::chrono::seconds(300);
     /// After a second Ctrl-C arrives while the loop is stuck inside a callback, how long the

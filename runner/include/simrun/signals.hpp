@@ -24,7 +24,7 @@ struct SignalHandlerOptions {
     /// the loop is inside a callback, and the loop does not reach its next step within this
     /// grace period, the default disposition is restored and the signal raised again, so the
     /// process ends as by the signal ("the second Ctrl-C gets you out").
-    std::optional<Duration> escalate_after;
+    std::optional<Duration> escalate_after{};
 };
 
 /// Process-level signal handling, as seen from one loop.

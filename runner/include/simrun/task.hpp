@@ -21,9 +21,9 @@ namespace simrun {
 /// Options of create_task().
 struct TaskOptions {
     /// The task's name; empty means "Task-<n>" with n counted per loop.
-    std::string name;
+    std::string name{};
     /// The context to run in; none means a copy of the creator's current context.
-    std::optional<Context> context;
+    std::optional<Context> context{};
 };
 
 namespace detail {

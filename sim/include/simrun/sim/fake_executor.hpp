@@ -41,7 +41,7 @@ struct FakeExecutorOptions {
     /// How many jobs run at once; more wait in FIFO order.
     std::size_t workers = 4;
     /// Job durations (default: 1 ms each).
-    CostModel cost;
+    CostModel cost{};
 };
 
 /// See the file comment. Made by SimLoop as its default executor.

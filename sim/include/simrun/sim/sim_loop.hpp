@@ -37,9 +37,9 @@ struct SimOptions {
     /// Seed of the default choice source.
     std::uint64_t seed = 0;
     /// Replaces the seeded source (e.g. ScriptedChoices from a property test).
-    std::shared_ptr<ChoiceSource> choices;
+    std::shared_ptr<ChoiceSource> choices{};
     /// The fake default executor.
-    FakeExecutorOptions executor;
+    FakeExecutorOptions executor{};
     /// Timers may fire up to this much late (a seeded choice per time jump); 0: exactly on time.
     Duration max_timer_lateness = Duration::zero();
     /// Timers with equal deadlines fire in a seeded order (true) or in creation order.
