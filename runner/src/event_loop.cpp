@@ -210,7 +210,12 @@ void EventLoop::run_until_done(detail::FutureStateBase& future, bool own_task) {
     check_closed();
     check_not_running();
     auto keep = future.shared_from_this();
-    std::uint64_t callback = future.add_done_callback([keep] {
+    // The stop callback may already sit in the ready queue when run_forever() is left by an
+    // exception (a KeyboardInterrupt from a signal handler right after the future finished).
+    // `active` keeps such a stale callback from stopping a later run of the loop.
+    auto active = std::make_shared<bool>(true);
+    std::uint64_t callback = future.add_done_callback([keep, active] {
+        if (!*active) return;
         if (keep->cancelled() || !escapes_loop(keep->stored_exception())) {
             if (EventLoop* loop = keep->loop_if_alive()) loop->stop();
         }
@@ -218,10 +223,12 @@ void EventLoop::run_until_done(detail::FutureStateBase& future, bool own_task) {
     try {
         run_forever();
     } catch (...) {
+        *active = false;
         if (own_task && future.done() && !future.cancelled()) future.mark_retrieved();
         future.remove_done_callback(callback);
         throw;
     }
+    *active = false;
     future.remove_done_callback(callback);
     if (!future.done()) throw RuntimeError("Event loop stopped before Future completed.");
 }

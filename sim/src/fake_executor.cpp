@@ -74,6 +74,7 @@ void FakeExecutor::shutdown(bool) { shutdown_ = true; }
 
 void FakeExecutor::join_async(std::function<void()> on_joined) {
     shutdown_ = true;
+    loop_.note("executor", "join requested");
     on_joined_.push_back(std::move(on_joined));
     notify_if_joined();
 }

@@ -74,7 +74,11 @@ void FakeSignals::dispatch_pending() {
         try {
             handler();
         } catch (...) {
-            if (!pending_.empty()) loop_.notify_signal_arrived();  // the rest still gets handled
+            // The handler interrupted the program (KeyboardInterrupt): further arrivals of the
+            // same signal that were waiting asked for the same thing and are merged into it, as
+            // a real process merges a signal that arrives while it is still pending.
+            std::erase(pending_, signum);
+            if (!pending_.empty()) loop_.notify_signal_arrived();  // other signals still get handled
             throw;
         }
     }

@@ -114,6 +114,7 @@ private:
     // Takes its own reference: the frame keeps the generator alive until the close is over.
     static Coro<void> close(std::shared_ptr<AsyncGenState> self) { return self->close_body(self); }
     Coro<void> close_body(std::shared_ptr<AsyncGenState> keep) {
+        if (!handle_ || handle_.done()) co_return;  // already ended: nothing to close
         if (running_) throw RuntimeError("aclose(): asynchronous generator is already running");
         if (!handle_.promise().started) {  // never started: just mark it closed
             handle_.promise().started = true;

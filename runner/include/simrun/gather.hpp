@@ -89,7 +89,11 @@ Future<R> gather_children(EventLoop& loop, std::vector<std::shared_ptr<FutureSta
             if (core->finished == core->children.size()) {
                 state->clear_cancel_hook();
                 if (core->cancel_requested) {
-                    state->set_exception(std::make_exception_ptr(CancelledError()));
+                    // As asyncio: every child's outcome is still looked at (so no error of theirs
+                    // is reported as never retrieved), then the gather ends cancelled.
+                    for (auto& each : core->children) child_error(*each);
+                    state->set_exception(std::make_exception_ptr(child->cancelled() ? child->make_cancelled_error()
+                                                                                    : CancelledError()));
                 } else {
                     complete(*state, *core);
                 }

@@ -61,6 +61,8 @@ public:
     FakeSignals& fake_signals() noexcept { return signals_; }
     /// The default executor (made on first use).
     FakeExecutor& fake_executor();
+    /// The default fake executor if one was made, else null.
+    FakeExecutor* fake_executor_if_made() noexcept { return executor_.get(); }
     /// The source of every choice.
     ChoiceSource& choices() noexcept { return *choices_; }
     const SimOptions& options() const noexcept { return options_; }

@@ -1,0 +1,375 @@
+#include "program.hpp"
+
+#include <csignal>
+#include <sstream>
+
+namespace props {
+
+using namespace simrun;
+
+namespace {
+
+const char* on_cancel_name(OnCancel policy) {
+    switch (policy) {
+        case OnCancel::propagate: return "propagate";
+        case OnCancel::swallow_and_return: return "swallow_and_return";
+        case OnCancel::raise_error: return "raise_error";
+        case OnCancel::uncancel_and_reraise: return "uncancel_and_reraise";
+        case OnCancel::cleanup_then_reraise: return "cleanup_then_reraise";
+    }
+    return "?";
+}
+
+std::string ms(Duration d) {
+    std::ostringstream out;
+    out << std::chrono::duration<double, std::milli>(d).count() << "ms";
+    return out.str();
+}
+
+/// State shared by the coroutines of one run.
+struct Env {
+    const Program& program;
+    Observation& observed;
+    std::set<std::string> collected;  // failed tasks whose error the program itself took
+    int next_generator = 0;
+    std::map<int, int> spawned_times;
+};
+
+std::string task_name(Env& env, int index) {
+    int& times = env.spawned_times[index];
+    std::string name = "t" + std::to_string(index);
+    if (times++ > 0) name += "." + std::to_string(times);
+    return name;
+}
+
+/// After an await that a cancellation may have "absorbed" (the awaited task swallowed it), a
+/// well-behaved task checks whether it is being cancelled.
+void stop_if_cancelling() {
+    if (current_task().cancelling() > 0) throw CancelledError("stopping: cancellation requested");
+}
+
+Coro<int> run_task(Env* env, int index);
+
+AsyncGen<int> numbers(Env* env, int id, int count, Duration pause) {
+    env->observed.generators_started.insert(id);
+    std::exception_ptr error;
+    bool closing = false;
+    try {
+        for (int i = 0; i < count; ++i) {
+            co_yield i;
+            co_await sleep(pause);
+        }
+    } catch (const GeneratorExit&) {
+        closing = true;
+    } catch (...) {
+        error = std::current_exception();
+    }
+    // The clean-up awaits, whichever way the body ended (exhausted, closed, or failed).
+    ++env->observed.generator_cleanups[id];
+    if (!error) co_await sleep(std::chrono::milliseconds(1));
+    if (error) std::rethrow_exception(error);
+    (void)closing;
+}
+
+Coro<void> sleep_for(Duration d) { co_await sleep(d); }
+
+Coro<void> checked_sleep(Env* env, Duration d) {
+    EventLoop& loop = get_running_loop();
+    const Duration start = loop.time();
+    co_await sleep(d);
+    if (loop.time() < start + d) {
+        env->observed.timing_violations.push_back("sleep(" + ms(d) + ") from " + ms(start) + " woke at " +
+                                                  ms(loop.time()));
+    }
+}
+
+Coro<void> group_body(Env* env, int first, int second, TaskGroup& group) {
+    const auto size = static_cast<int>(env->program.tasks.size());
+    // A task group takes every error of its tasks itself (into its ExceptionGroup).
+    if (first > 0 && first < size) {
+        env->collected.insert(group.create_task(run_task(env, first), {.name = task_name(*env, first)}).name());
+    }
+    if (second > 0 && second < size) {
+        env->collected.insert(group.create_task(run_task(env, second), {.name = task_name(*env, second)}).name());
+    }
+    co_return;
+}
+
+Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>& children) {
+    const auto size = static_cast<int>(env->program.tasks.size());
+    switch (step.kind) {
+        case Step::Kind::sleep:
+            co_await checked_sleep(env, step.duration);
+            break;
+        case Step::Kind::yield:
+            co_await sleep(Duration::zero());
+            break;
+        case Step::Kind::busy:
+            sim::busy(step.duration);
+            break;
+        case Step::Kind::spawn:
+            if (step.target > self && step.target < size) {
+                children.push_back(create_task(run_task(env, step.target), {.name = task_name(*env, step.target)}));
+            }
+            break;
+        case Step::Kind::await_child:
+            if (step.target < static_cast<int>(children.size())) {
+                Task<int>& child = children[static_cast<std::size_t>(step.target)];
+                try {
+                    co_await child;
+                } catch (const CancelledError&) {
+                    if (current_task().cancelling() > 0) throw;
+                } catch (const std::exception&) {
+                    env->collected.insert(child.name());
+                }
+                stop_if_cancelling();
+            }
+            break;
+        case Step::Kind::gather: {
+            std::vector<Outcome<int>> outcomes = co_await gather(children, return_exceptions);
+            for (std::size_t i = 0; i < outcomes.size(); ++i) {
+                if (outcomes[i].error && !is_cancellation(outcomes[i].error)) env->collected.insert(children[i].name());
+            }
+            stop_if_cancelling();
+            break;
+        }
+        case Step::Kind::cancel_child:
+            if (step.target < static_cast<int>(children.size())) children[static_cast<std::size_t>(step.target)].cancel();
+            break;
+        case Step::Kind::raise:
+            throw ValueError("step raised");
+        case Step::Kind::executor:
+            co_await get_running_loop().run_in_executor([] { return 1; }, step.hangs ? "hang" : "job");
+            break;
+        case Step::Kind::generator: {
+            AsyncGen<int> generator = numbers(env, env->next_generator++, step.count, step.duration);
+            int seen = 0;
+            while (std::optional<int> value = co_await generator.next()) {
+                if (++seen * 2 > step.count + 1) break;  // stop half-way: the rest is closed below
+            }
+            if (step.hangs) co_await generator.aclose();  // else dropped: the loop's finalizer closes it
+            break;
+        }
+        case Step::Kind::timeout:
+            try {
+                co_await timeout(step.duration, sleep_for(step.inner));
+            } catch (const TimeoutError&) {
+            }
+            break;
+        case Step::Kind::group: {
+            std::exception_ptr group_error;
+            try {
+                co_await task_group([env, first = step.target, second = step.target2](TaskGroup& group) {
+                    return group_body(env, first, second, group);
+                });
+            } catch (const ExceptionGroup&) {
+                group_error = std::current_exception();
+            }
+            (void)group_error;  // the group retrieved its tasks' errors itself
+            break;
+        }
+    }
+}
+
+Coro<int> task_body(Env* env, int index) {
+    const TaskCode& code = env->program.tasks[static_cast<std::size_t>(index)];
+    std::vector<Task<int>> children;
+    std::exception_ptr cancelled;
+    try {
+        for (const Step& step : code.steps) co_await run_step(env, step, index, children);
+        if (code.raise_at_end) throw ValueError("task raised at its end");
+        co_return code.result;
+    } catch (const CancelledError&) {
+        cancelled = std::current_exception();
+    }
+    switch (code.on_cancel) {
+        case OnCancel::propagate:
+            break;
+        case OnCancel::swallow_and_return:
+            co_return code.result;
+        case OnCancel::raise_error:
+            throw ValueError("cancelled, raising instead");
+        case OnCancel::uncancel_and_reraise:
+            current_task().uncancel();
+            break;
+        case OnCancel::cleanup_then_reraise:
+            co_await sleep(code.cleanup);
+            break;
+    }
+    std::rethrow_exception(cancelled);
+}
+
+Coro<int> run_task(Env* env, int index) {
+    std::exception_ptr error;
+    try {
+        co_return co_await task_body(env, index);
+    } catch (const std::exception&) {
+        error = std::current_exception();
+    }
+    env->observed.failed_tasks.insert(current_task().name());
+    std::rethrow_exception(error);
+}
+
+Coro<void> cancel_main_at(TaskRef main, Duration when) {
+    co_await sleep(when - get_running_loop().time());
+    main.cancel();
+}
+
+Coro<int> main_task(Env* env) {
+    if (env->program.external_cancel) {
+        create_task(cancel_main_at(current_task(), *env->program.external_cancel), {.name = "canceller"});
+    }
+    co_return co_await run_task(env, 0);
+}
+
+std::string task_name_in(const std::string& description) {
+    auto start = description.find("name='");
+    if (start == std::string::npos) return {};
+    start += 6;
+    return description.substr(start, description.find('\'', start) - start);
+}
+
+}  // namespace
+
+const char* outcome_name(Observation::Outcome outcome) {
+    switch (outcome) {
+        case Observation::Outcome::value: return "value";
+        case Observation::Outcome::keyboard_interrupt: return "KeyboardInterrupt";
+        case Observation::Outcome::cancelled: return "CancelledError";
+        case Observation::Outcome::value_error: return "ValueError";
+        case Observation::Outcome::process_terminated: return "ProcessTerminated";
+        case Observation::Outcome::deadlock: return "DeadlockError";
+        case Observation::Outcome::other: return "other";
+    }
+    return "?";
+}
+
+std::ostream& operator<<(std::ostream& out, const Program& program) {
+    for (std::size_t i = 0; i < program.tasks.size(); ++i) {
+        const TaskCode& task = program.tasks[i];
+        out << (i == 0 ? "main" : "t" + std::to_string(i)) << " [on cancel: " << on_cancel_name(task.on_cancel);
+        if (task.on_cancel == OnCancel::cleanup_then_reraise) out << " " << ms(task.cleanup);
+        out << (task.raise_at_end ? ", raises at end" : ", returns " + std::to_string(task.result)) << "]:";
+        for (const Step& step : task.steps) {
+            out << " ";
+            switch (step.kind) {
+                case Step::Kind::sleep: out << "sleep(" << ms(step.duration) << ")"; break;
+                case Step::Kind::yield: out << "yield"; break;
+                case Step::Kind::busy: out << "busy(" << ms(step.duration) << ")"; break;
+                case Step::Kind::spawn: out << "spawn(t" << step.target << ")"; break;
+                case Step::Kind::await_child: out << "await(child " << step.target << ")"; break;
+                case Step::Kind::gather: out << "gather"; break;
+                case Step::Kind::cancel_child: out << "cancel(child " << step.target << ")"; break;
+                case Step::Kind::raise: out << "raise"; break;
+                case Step::Kind::executor: out << (step.hangs ? "executor(hangs)" : "executor"); break;
+                case Step::Kind::generator:
+                    out << "generator(" << step.count << " x " << ms(step.duration) << (step.hangs ? ", aclose" : ", drop")
+                        << ")";
+                    break;
+                case Step::Kind::timeout: out << "timeout(" << ms(step.duration) << ", sleep " << ms(step.inner) << ")"; break;
+                case Step::Kind::group: out << "group(t" << step.target << ", t" << step.target2 << ")"; break;
+            }
+        }
+        out << "\n";
+    }
+    out << "SIGINT at:";
+    for (Duration d : program.sigints) out << " " << ms(d);
+    if (program.external_cancel) out << "; main cancelled by another task at " << ms(*program.external_cancel);
+    out << "; workers " << program.workers << "; choices [";
+    for (std::size_t i = 0; i < program.choices.size(); ++i) out << (i ? " " : "") << program.choices[i];
+    out << "]";
+    return out;
+}
+
+std::string describe(const Program& program) {
+    std::ostringstream out;
+    out << program;
+    return out.str();
+}
+
+Observation execute(const Program& program) {
+    Observation observed;
+    Env env{program, observed, {}, 0, {}};
+    std::shared_ptr<sim::SimLoop> loop;
+    sim::SimOptions options;
+    options.choices = std::make_shared<sim::ScriptedChoices>(program.choices);
+    options.max_timer_lateness = program.max_lateness;
+    options.executor.workers = static_cast<std::size_t>(std::max(1, program.workers));
+    options.executor.cost = sim::never_finishes_if_named(
+        "hang", sim::random_cost(std::chrono::milliseconds(1), std::chrono::milliseconds(2000)));
+    RunnerOptions runner_options;
+    runner_options.executor_shutdown_timeout = program.executor_timeout;
+    runner_options.sigint_grace_period = program.grace;
+    runner_options.loop_factory = [&] {
+        loop = std::make_shared<sim::SimLoop>(options);
+        for (Duration when : program.sigints) loop->fake_signals().schedule_at(when, SIGINT);
+        loop->set_log_handler([&observed, raw = loop.get()](LogLevel, const std::string& line) {
+            if (line.find("The executor did not finishing joining") != std::string::npos) {
+                observed.executor_warnings.push_back(raw->time());
+            }
+        });
+        loop->set_exception_handler([&observed](EventLoop&, const ExceptionContext& context) {
+            if (context.message.find("was destroyed but it is pending") != std::string::npos) {
+                ++observed.destroyed_pending_reports;
+            } else if (context.message.find("exception was never retrieved") != std::string::npos) {
+                auto found = context.details.find("future");
+                if (found != context.details.end()) ++observed.reported[task_name_in(found->second)];
+            } else if (context.message == "unhandled exception during asyncio.run() shutdown" && context.task) {
+                ++observed.reported["shutdown:" + context.task.name()];
+            }
+        });
+        return loop;
+    };
+    const std::int64_t frames_before = detail::live_coroutine_frames();
+    try {
+        observed.value = run(main_task(&env), runner_options);
+        observed.outcome = Observation::Outcome::value;
+    } catch (const KeyboardInterrupt&) {
+        observed.outcome = Observation::Outcome::keyboard_interrupt;
+    } catch (const CancelledError&) {
+        observed.outcome = Observation::Outcome::cancelled;
+    } catch (const ProcessTerminated&) {
+        observed.outcome = Observation::Outcome::process_terminated;
+    } catch (const sim::DeadlockError& e) {
+        observed.outcome = Observation::Outcome::deadlock;
+        observed.other_error = e.what();
+    } catch (const ValueError&) {
+        observed.outcome = Observation::Outcome::value_error;
+    } catch (const std::exception& e) {
+        observed.other_error = e.what();
+    } catch (const BaseException& e) {
+        observed.other_error = std::string(e.type_name()) + ": " + e.what();
+    }
+    observed.frames_after = detail::live_coroutine_frames() - frames_before;
+    if (loop) {
+        observed.end_time = loop->time();
+        observed.loop_closed = loop->is_closed();
+        observed.pending_tasks_after = loop->all_tasks().size();
+        observed.digest = loop->trace().digest();
+        if (sim::FakeExecutor* executor = loop->fake_executor_if_made()) {
+            observed.executor_shut_down = executor->is_shutdown();
+            observed.hung_jobs = executor->hung_jobs();
+        }
+        Duration last{};
+        int installs = 0;
+        for (const sim::TraceEntry& entry : loop->trace().entries()) {
+            if (entry.time < last) observed.time_monotonic = false;
+            last = entry.time;
+            if (entry.kind == "executor" && entry.text == "join requested" && !observed.executor_join_started) {
+                observed.executor_join_started = entry.time;
+            }
+            if (entry.kind == "signal" && entry.text == "SIGINT handled") observed.last_sigint_handled = entry.time;
+            if (entry.kind == "signal" && entry.text == "handler installed for SIGINT" && ++installs == 2) {
+                observed.close_started = entry.time;
+            }
+            if (entry.kind == "signal" && entry.text == "SIGINT arrived" && installs >= 2) observed.close_interrupted = true;
+        }
+        const auto& entries = loop->trace().entries();
+        std::size_t first = entries.size() > 25 ? entries.size() - 25 : 0;
+        observed.trace_excerpt = loop->trace().format(first, 25);
+    }
+    for (const std::string& name : env.collected) observed.retrieved[name] = 1;
+    return observed;
+}
+
+}  // namespace props

@@ -1,0 +1,124 @@
+#pragma once
+// Random async programs for the property tests: a tree of tasks that sleep, spawn, await, gather,
+// cancel each other, raise, catch cancellation (and re-raise, swallow, or uncancel), use
+// timeout()/task_group(), iterate async generators with awaiting clean-ups and submit executor
+// jobs (some never finish); plus SIGINTs at random virtual times. A Program is plain data: it is
+// generated and shrunk by rapidcheck, printed on failure, and interpreted on a SimLoop.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <ostream>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <simrun/sim/sim.hpp>
+#include <simrun/simrun.hpp>
+
+namespace props {
+
+using simrun::Duration;
+
+/// What a task does when CancelledError reaches its body.
+enum class OnCancel : std::uint8_t {
+    propagate,             ///< lets it out
+    swallow_and_return,    ///< returns its result as if nothing happened
+    raise_error,           ///< turns it into ValueError
+    uncancel_and_reraise,  ///< current_task().uncancel(), then re-raises
+    cleanup_then_reraise,  ///< sleeps `cleanup` (awaiting clean-up), then re-raises
+};
+
+/// One instruction of a task.
+struct Step {
+    enum class Kind : std::uint8_t {
+        sleep,         ///< sleep(duration)
+        yield,         ///< sleep(0)
+        busy,          ///< sim::busy(duration): a tight loop (main task only)
+        spawn,         ///< create_task(tasks[target])
+        await_child,   ///< await the `target`-th child spawned so far (errors caught)
+        gather,        ///< gather(children, return_exceptions)
+        cancel_child,  ///< cancel the `target`-th child
+        raise,         ///< throw ValueError
+        executor,      ///< await run_in_executor (named "hang" when `hangs`)
+        generator,     ///< iterate an async generator `count` items (it sleeps `duration` per item)
+        timeout,       ///< timeout(duration, sleep(inner)) catching TimeoutError
+        group,         ///< task_group spawning tasks[target] and tasks[target2]
+    };
+    Kind kind = Kind::yield;
+    Duration duration{};
+    Duration inner{};
+    int target = 0;
+    int target2 = 0;
+    int count = 0;
+    bool hangs = false;
+};
+
+/// A task's code. tasks[0] is the main task; a task spawns only tasks of higher index (a tree).
+struct TaskCode {
+    std::vector<Step> steps;
+    OnCancel on_cancel = OnCancel::propagate;
+    Duration cleanup{};
+    int result = 0;
+    bool raise_at_end = false;
+};
+
+/// A whole test case.
+struct Program {
+    std::vector<TaskCode> tasks;
+    /// Virtual times at which SIGINT arrives (sorted).
+    std::vector<Duration> sigints;
+    /// If set, a helper task cancels the main task at this virtual time.
+    std::optional<Duration> external_cancel;
+    /// Executor workers of the fake executor.
+    int workers = 2;
+    /// The simulator's choices (timer ties, job costs): generated and shrunk.
+    std::vector<std::uint64_t> choices;
+    Duration executor_timeout = std::chrono::seconds(300);
+    Duration grace = std::chrono::seconds(1);
+    /// Timers may fire this late (0 for the outcome property, whose model assumes punctuality).
+    Duration max_lateness{};
+};
+
+std::ostream& operator<<(std::ostream& out, const Program& program);
+std::string describe(const Program& program);
+
+/// What happened while a program ran.
+struct Observation {
+    enum class Outcome { value, keyboard_interrupt, cancelled, value_error, process_terminated, deadlock, other };
+    Outcome outcome = Outcome::other;
+    int value = 0;
+    std::string other_error;
+    Duration end_time{};                      ///< loop time after run() returned or threw
+    std::optional<Duration> last_sigint_handled;  ///< virtual time of the last SIGINT handler run
+    std::optional<Duration> close_started;        ///< when Runner::close() began (its handler install)
+    bool close_interrupted = false;               ///< a SIGINT arrived while close() ran
+    std::uint64_t digest = 0;
+    std::int64_t frames_after = 0;
+    bool loop_closed = false;
+    std::size_t pending_tasks_after = 0;
+    std::size_t destroyed_pending_reports = 0;
+    // async generators: started, and clean-up runs per generator
+    std::map<int, int> generator_cleanups;
+    std::set<int> generators_started;
+    // failed tasks (by name) and how their errors were seen
+    std::set<std::string> failed_tasks;
+    std::map<std::string, int> retrieved;  ///< errors collected by the program itself
+    std::map<std::string, int> reported;   ///< reports through the exception handler
+    // executor
+    bool executor_shut_down = true;
+    std::optional<Duration> executor_join_started;
+    std::vector<Duration> executor_warnings;     ///< times of the timeout warning
+    std::size_t hung_jobs = 0;
+    // timing
+    std::vector<std::string> timing_violations;  ///< "sleep 5ms woke at ... (early)"
+    bool time_monotonic = true;
+    std::string trace_excerpt;
+};
+
+/// Runs `program` with simrun::run() on a SimLoop and records what happened.
+Observation execute(const Program& program);
+
+const char* outcome_name(Observation::Outcome outcome);
+
+}  // namespace props

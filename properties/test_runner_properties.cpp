@@ -1,0 +1,136 @@
+// Properties of run() over random programs (see program.hpp, generators.hpp, model.hpp). Each
+// TEST_CASE states its property; rapidcheck prints a failing case's program and choices after
+// shrinking, and a RC_PARAMS="reproduce=..." line that replays it.
+#include <doctest/doctest.h>
+#include <rapidcheck.h>
+
+#include "generators.hpp"
+#include "model.hpp"
+
+using namespace props;
+
+namespace {
+
+/// True if close() ran to its end (no SIGINT during it, process not ended).
+bool clean_shutdown(const Observation& observed) {
+    return !observed.close_interrupted && observed.outcome != Observation::Outcome::process_terminated;
+}
+
+void log_case(const Program& program, const Observation& observed) {
+    RC_LOG() << "outcome: " << outcome_name(observed.outcome) << " value " << observed.value
+             << (observed.other_error.empty() ? "" : " error: " + observed.other_error) << "\nend time "
+             << simrun::sim::format_time(observed.end_time) << "\ntrace tail:\n"
+             << observed.trace_excerpt << "\n";
+    (void)program;
+}
+
+}  // namespace
+
+TEST_CASE("property: run() ends exactly as the reference model predicts, a second SIGINT ending it at its arrival") {
+    CHECK(rc::check("outcome matches the model", [] {
+        const Program program = *programs();
+        const Observation observed = execute(program);
+        const Prediction predicted = predict(program, observed.end_time);
+        log_case(program, observed);
+        RC_LOG() << "model: " << (predicted.decided ? outcome_name(predicted.outcome) : "undecided") << " ("
+                 << predicted.why << ")\n";
+        RC_TAG(predicted.decided ? outcome_name(predicted.outcome) : "undecided");
+        if (!predicted.decided) return;
+        RC_ASSERT(observed.outcome == predicted.outcome);
+        if (predicted.outcome == Observation::Outcome::value) RC_ASSERT(observed.value == predicted.value);
+        if (predicted.at && predicted.outcome == Observation::Outcome::keyboard_interrupt) {
+            RC_ASSERT(observed.last_sigint_handled == predicted.at);
+        }
+        if (predicted.outcome == Observation::Outcome::process_terminated) RC_ASSERT(observed.end_time == *predicted.at);
+    }));
+}
+
+TEST_CASE("property: after close() the loop is closed, nothing is pending, every generator's clean-up ran once, no frame is alive, the executor is shut down") {
+    CHECK(rc::check("clean shutdown", [] {
+        const Program program = *programs();
+        const Observation observed = execute(program);
+        log_case(program, observed);
+        RC_ASSERT(observed.outcome != Observation::Outcome::deadlock);
+        RC_ASSERT(observed.outcome != Observation::Outcome::other);
+        RC_ASSERT(observed.loop_closed);
+        RC_ASSERT(observed.frames_after == 0);
+        RC_ASSERT(observed.executor_shut_down);
+        for (const auto& [generator, cleanups] : observed.generator_cleanups) RC_ASSERT(cleanups <= 1);
+        RC_TAG(clean_shutdown(observed) ? "clean shutdown" : "shutdown interrupted");
+        if (!clean_shutdown(observed)) return;
+        RC_ASSERT(observed.destroyed_pending_reports == 0U);
+        for (int generator : observed.generators_started) {
+            auto found = observed.generator_cleanups.find(generator);
+            RC_ASSERT(found != observed.generator_cleanups.end());
+            RC_ASSERT(found->second == 1);
+        }
+    }));
+}
+
+TEST_CASE("property: every task exception is retrieved by the program or reported exactly once") {
+    CHECK(rc::check("exceptions accounted for", [] {
+        const Program program = *programs();
+        const Observation observed = execute(program);
+        log_case(program, observed);
+        if (!clean_shutdown(observed)) return;
+        for (const std::string& task : observed.failed_tasks) {
+            if (task == "Task-1") continue;  // the main task: run() rethrows its error
+            const auto count = [&](const std::string& key) {
+                auto found = observed.reported.find(key);
+                return found == observed.reported.end() ? 0 : found->second;
+            };
+            const int never_retrieved = count(task);
+            const int at_shutdown = count("shutdown:" + task);
+            RC_LOG() << task << ": never-retrieved reports " << never_retrieved << ", shutdown reports " << at_shutdown
+                     << ", collected " << observed.retrieved.count(task) << "\n";
+            RC_ASSERT(never_retrieved <= 1);
+            RC_ASSERT(at_shutdown <= 1);
+            if (observed.retrieved.count(task) > 0) {
+                RC_ASSERT(never_retrieved == 0);
+            } else {
+                RC_ASSERT(never_retrieved + at_shutdown == 1);
+            }
+        }
+    }));
+}
+
+TEST_CASE("property: the executor warning appears if and only if a job outlives the shutdown timeout, at exactly that time") {
+    CHECK(rc::check("executor timeout warning", [] {
+        const Program program = *programs();
+        const Observation observed = execute(program);
+        log_case(program, observed);
+        RC_ASSERT(observed.executor_warnings.size() <= 1U);
+        if (!observed.executor_warnings.empty()) {
+            RC_ASSERT(observed.executor_join_started.has_value());
+            RC_ASSERT(observed.hung_jobs > 0U);
+            RC_ASSERT(observed.executor_warnings.front() == *observed.executor_join_started + program.executor_timeout);
+        }
+        if (clean_shutdown(observed) && observed.executor_join_started && observed.hung_jobs > 0) {
+            RC_ASSERT(observed.executor_warnings.size() == 1U);
+        }
+        RC_TAG(observed.executor_warnings.empty() ? "no warning" : "warning");
+    }));
+}
+
+TEST_CASE("property: virtual time never goes backwards and no timer fires early, even with late timers") {
+    CHECK(rc::check("time", [] {
+        Program program = *programs();
+        program.max_lateness = std::chrono::milliseconds(*rc::gen::inRange(0, 50));
+        const Observation observed = execute(program);
+        log_case(program, observed);
+        for (const std::string& violation : observed.timing_violations) RC_LOG() << violation << "\n";
+        RC_ASSERT(observed.time_monotonic);
+        RC_ASSERT(observed.timing_violations.empty());
+    }));
+}
+
+TEST_CASE("property: the same program and choices give the same trace digest") {
+    CHECK(rc::check("determinism in one process", [] {
+        const Program program = *programs();
+        const Observation first = execute(program);
+        const Observation second = execute(program);
+        RC_ASSERT(first.digest == second.digest);
+        RC_ASSERT(first.outcome == second.outcome);
+        RC_ASSERT(first.end_time == second.end_time);
+    }));
+}
