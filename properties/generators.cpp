@@ -10,7 +10,7 @@ Duration milliseconds_in(int low, int high) { return std::chrono::milliseconds(*
 Step draw_main_step() {
     Step step;
     step.kind = *rc::gen::weightedElement<Step::Kind>(
-        {{6, Step::Kind::sleep}, {2, Step::Kind::yield}, {1, Step::Kind::busy}});
+        {{6, Step::Kind::sleep}, {2, Step::Kind::yield}, {2, Step::Kind::busy}});
     if (step.kind == Step::Kind::sleep) step.duration = milliseconds_in(1, 3000);
     if (step.kind == Step::Kind::busy) step.duration = milliseconds_in(1, 3000);
     return step;
@@ -31,7 +31,7 @@ Step draw_child_step() {
         case Step::Kind::sleep: step.duration = milliseconds_in(1, 3000); break;
         case Step::Kind::await_child:
         case Step::Kind::cancel_child: step.target = *rc::gen::inRange(0, 3); break;
-        case Step::Kind::executor: step.hangs = *rc::gen::weightedElement<bool>({{6, false}, {1, true}}); break;
+        case Step::Kind::executor: step.hangs = *rc::gen::weightedElement<bool>({{4, false}, {1, true}}); break;
         case Step::Kind::generator:
             step.count = *rc::gen::inRange(1, 6);
             step.duration = milliseconds_in(1, 50);
@@ -82,11 +82,16 @@ rc::Gen<Program> programs(int max_children) {
         }
         // SIGINTs and the external cancel fall between whole milliseconds (1 and 3 us past),
         // so they never tie with a timer.
-        const int sigints = *rc::gen::weightedElement<int>({{3, 0}, {4, 1}, {3, 2}});
-        for (int i = 0; i < sigints; ++i) {
-            program.sigints.push_back(milliseconds_in(1, 8000) + std::chrono::microseconds(1 + 2 * i));
+        const int sigints = *rc::gen::weightedElement<int>({{2, 0}, {4, 1}, {4, 2}});
+        if (sigints >= 1) program.sigints.push_back(milliseconds_in(1, 8000) + std::chrono::microseconds(1));
+        if (sigints == 2) {
+            // Half of the second SIGINTs come soon after the first (a user pressing Ctrl-C twice).
+            const bool soon = *rc::gen::arbitrary<bool>();
+            program.sigints.push_back((soon ? program.sigints[0] - std::chrono::microseconds(1) + milliseconds_in(1, 1500)
+                                            : milliseconds_in(1, 8000)) +
+                                      std::chrono::microseconds(3));
+            std::sort(program.sigints.begin(), program.sigints.end());
         }
-        std::sort(program.sigints.begin(), program.sigints.end());
         if (*rc::gen::weightedElement<bool>({{6, false}, {1, true}})) {
             program.external_cancel = milliseconds_in(1, 8000) + std::chrono::microseconds(2);
         }

@@ -105,6 +105,17 @@ private:
         result_.outcome = Outcome::keyboard_interrupt;
         result_.at = at;
         result_.why = why;
+        // close() still runs after run() threw; a SIGINT that finds it running interrupts it too,
+        // and that one is then the last SIGINT handled.
+        for (std::size_t k = next_; k < events_.size(); ++k) {
+            if (events_[k].sigint && events_[k].time > at) {
+                if (events_[k].time <= end_time_) {
+                    result_.at = events_[k].time;
+                    result_.why += "; another SIGINT interrupted close()";
+                }
+                break;
+            }
+        }
         return result_;
     }
 

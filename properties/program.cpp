@@ -115,26 +115,35 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
         case Step::Kind::await_child:
             if (step.target < static_cast<int>(children.size())) {
                 Task<int>& child = children[static_cast<std::size_t>(step.target)];
+                // The awaiter either receives the child's error, or (if it is cancelled while
+                // waiting) passes the cancel() on to the child, which in asyncio also counts as
+                // looking at the error of an already failed child.
+                env->collected.insert(child.name());
                 try {
                     co_await child;
                 } catch (const CancelledError&) {
                     if (current_task().cancelling() > 0) throw;
                 } catch (const std::exception&) {
-                    env->collected.insert(child.name());
                 }
                 stop_if_cancelling();
             }
             break;
         case Step::Kind::gather: {
-            std::vector<Outcome<int>> outcomes = co_await gather(children, return_exceptions);
-            for (std::size_t i = 0; i < outcomes.size(); ++i) {
-                if (outcomes[i].error && !is_cancellation(outcomes[i].error)) env->collected.insert(children[i].name());
-            }
+            // With return_exceptions, gather looks at every child's outcome once all are done,
+            // even when the gather itself was cancelled meanwhile (asyncio does the same).
+            for (const Task<int>& child : children) env->collected.insert(child.name());
+            co_await gather(children, return_exceptions);
             stop_if_cancelling();
             break;
         }
         case Step::Kind::cancel_child:
-            if (step.target < static_cast<int>(children.size())) children[static_cast<std::size_t>(step.target)].cancel();
+            if (step.target < static_cast<int>(children.size())) {
+                Task<int>& child = children[static_cast<std::size_t>(step.target)];
+                // As in asyncio, cancel() of a task that already failed counts as looking at its
+                // error: it will not be reported as never retrieved.
+                if (child.done()) env->collected.insert(child.name());
+                child.cancel();
+            }
             break;
         case Step::Kind::raise:
             throw ValueError("step raised");
@@ -166,6 +175,7 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
                 group_error = std::current_exception();
             }
             (void)group_error;  // the group retrieved its tasks' errors itself
+            stop_if_cancelling();  // the group re-cancels its parent if it was being cancelled
             break;
         }
     }

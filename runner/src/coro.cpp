@@ -1,6 +1,5 @@
 #include "simrun/coro.hpp"
 
-#include <cstdio>
 #include <string>
 
 #include "simrun/event_loop.hpp"
@@ -21,7 +20,7 @@ void report_never_awaited(const SourceLocation& origin) noexcept {
         if (EventLoop* loop = running_loop_or_null()) {
             loop->warn("RuntimeWarning", message);
         } else {
-            std::fprintf(stderr, "RuntimeWarning: %s\n", message.c_str());
+            log_without_loop(LogLevel::warning, "RuntimeWarning: " + message);
         }
     } catch (...) {  // called from destructors: never throw
     }

@@ -381,7 +381,36 @@ void EventLoop::log(LogLevel level, const std::string& message) {
         log_handler_(level, message);
         return;
     }
-    std::fprintf(stderr, "%s\n", message.c_str());
+    log_without_loop(level, message);
+}
+
+namespace {
+std::mutex& default_log_mutex() {
+    static std::mutex mutex;
+    return mutex;
+}
+LogHandler& default_log_handler() {
+    static LogHandler handler;
+    return handler;
+}
+}  // namespace
+
+void set_default_log_handler(LogHandler handler) {
+    std::lock_guard lock(default_log_mutex());
+    default_log_handler() = std::move(handler);
+}
+
+void log_without_loop(LogLevel level, const std::string& message) {
+    LogHandler handler;
+    {
+        std::lock_guard lock(default_log_mutex());
+        handler = default_log_handler();
+    }
+    if (handler) {
+        handler(level, message);
+    } else {
+        std::fprintf(stderr, "%s\n", message.c_str());
+    }
 }
 
 void EventLoop::warn(std::string_view category, const std::string& message) {

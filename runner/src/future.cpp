@@ -126,7 +126,7 @@ void FutureStateBase::report_unretrieved() noexcept {
         if (EventLoop* loop = anchor_->loop) {
             loop->call_exception_handler(context);
         } else {
-            std::fprintf(stderr, "%s\n", context.format().c_str());
+            log_without_loop(LogLevel::error, context.format());
         }
     } catch (...) {  // a report must never throw out of a destructor
     }

@@ -21,7 +21,7 @@ Runner::~Runner() {
             if (loop) {
                 loop->call_exception_handler(context);
             } else {
-                std::fprintf(stderr, "%s\n", context.format().c_str());
+                log_without_loop(LogLevel::error, context.format());
             }
         } catch (...) {  // a destructor never throws
         }

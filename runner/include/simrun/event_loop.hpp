@@ -320,6 +320,12 @@ private:
     bool executor_shutdown_called_ = false;
 };
 
+/// Replaces where log lines go for loops without their own log handler, and for reports made
+/// when no loop is running (e.g. a coroutine destroyed unstarted). Empty: standard error.
+void set_default_log_handler(LogHandler handler);
+/// Writes a line through the default log handler.
+void log_without_loop(LogLevel level, const std::string& message);
+
 /// Makes a new loop (the default loop factory).
 using LoopFactory = std::function<std::shared_ptr<EventLoop>()>;
 
