@@ -35,7 +35,7 @@ Step draw_child_step() {
         case Step::Kind::generator:
             step.count = *rc::gen::inRange(1, 6);
             step.duration = milliseconds_in(1, 50);
-            step.hangs = *rc::gen::arbitrary<bool>();  // true: aclose() explicitly; false: drop it
+            step.target = *rc::gen::inRange(0, 3);  // drop, aclose, hold until the task ends
             break;
         case Step::Kind::timeout:
             step.duration = milliseconds_in(1, 1000);

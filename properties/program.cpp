@@ -64,9 +64,22 @@ AsyncGen<int> numbers(Env* env, int id, int count, Duration pause) {
     } catch (...) {
         error = std::current_exception();
     }
-    // The clean-up awaits, whichever way the body ended (exhausted, closed, or failed).
+    // The clean-up runs whichever way the body ended (exhausted, closed, or failed), and awaits
+    // unless the body failed.
     ++env->observed.generator_cleanups[id];
-    if (!error) co_await sleep(std::chrono::milliseconds(1));
+    if (!error) {
+        std::exception_ptr cleanup_error;
+        try {
+            co_await sleep(std::chrono::milliseconds(1));
+        } catch (...) {
+            cleanup_error = std::current_exception();
+        }
+        if (cleanup_error) {
+            ++env->observed.generator_cleanups_interrupted[id];
+            std::rethrow_exception(cleanup_error);
+        }
+    }
+    ++env->observed.generator_cleanups_completed[id];
     if (error) std::rethrow_exception(error);
     (void)closing;
 }
@@ -95,7 +108,8 @@ Coro<void> group_body(Env* env, int first, int second, TaskGroup& group) {
     co_return;
 }
 
-Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>& children) {
+Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>& children,
+                    std::vector<AsyncGen<int>>& held) {
     const auto size = static_cast<int>(env->program.tasks.size());
     switch (step.kind) {
         case Step::Kind::sleep:
@@ -156,8 +170,9 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
             while (std::optional<int> value = co_await generator.next()) {
                 if (++seen * 2 > step.count + 1) break;  // stop half-way: the rest is closed below
             }
-            if (step.hangs) co_await generator.aclose();  // else dropped: the loop's finalizer closes it
-            break;
+            if (step.target == 1) co_await generator.aclose();
+            if (step.target == 2) held.push_back(std::move(generator));  // dropped when the task ends
+            break;  // target 0: dropped here; the loop's finalizer hook closes it
         }
         case Step::Kind::timeout:
             try {
@@ -184,9 +199,10 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
 Coro<int> task_body(Env* env, int index) {
     const TaskCode& code = env->program.tasks[static_cast<std::size_t>(index)];
     std::vector<Task<int>> children;
+    std::vector<AsyncGen<int>> held;
     std::exception_ptr cancelled;
     try {
-        for (const Step& step : code.steps) co_await run_step(env, step, index, children);
+        for (const Step& step : code.steps) co_await run_step(env, step, index, children, held);
         if (code.raise_at_end) throw ValueError("task raised at its end");
         co_return code.result;
     } catch (const CancelledError&) {
@@ -273,8 +289,8 @@ std::ostream& operator<<(std::ostream& out, const Program& program) {
                 case Step::Kind::raise: out << "raise"; break;
                 case Step::Kind::executor: out << (step.hangs ? "executor(hangs)" : "executor"); break;
                 case Step::Kind::generator:
-                    out << "generator(" << step.count << " x " << ms(step.duration) << (step.hangs ? ", aclose" : ", drop")
-                        << ")";
+                    out << "generator(" << step.count << " x " << ms(step.duration)
+                        << (step.target == 1 ? ", aclose" : step.target == 2 ? ", hold" : ", drop") << ")";
                     break;
                 case Step::Kind::timeout: out << "timeout(" << ms(step.duration) << ", sleep " << ms(step.inner) << ")"; break;
                 case Step::Kind::group: out << "group(t" << step.target << ", t" << step.target2 << ")"; break;

@@ -41,7 +41,8 @@ struct Step {
         cancel_child,  ///< cancel the `target`-th child
         raise,         ///< throw ValueError
         executor,      ///< await run_in_executor (named "hang" when `hangs`)
-        generator,     ///< iterate an async generator `count` items (it sleeps `duration` per item)
+        generator,     ///< iterate an async generator half-way (`count` items, `duration` apart), then
+                       ///< drop it (target 0), aclose() it (1), or hold it until the task ends (2)
         timeout,       ///< timeout(duration, sleep(inner)) catching TimeoutError
         group,         ///< task_group spawning tasks[target] and tasks[target2]
     };
@@ -98,9 +99,11 @@ struct Observation {
     bool loop_closed = false;
     std::size_t pending_tasks_after = 0;
     std::size_t destroyed_pending_reports = 0;
-    // async generators: started, and clean-up runs per generator
-    std::map<int, int> generator_cleanups;
+    // async generators: started; clean-ups entered, completed, and interrupted by a cancellation
     std::set<int> generators_started;
+    std::map<int, int> generator_cleanups;
+    std::map<int, int> generator_cleanups_completed;
+    std::map<int, int> generator_cleanups_interrupted;
     // failed tasks (by name) and how their errors were seen
     std::set<std::string> failed_tasks;
     std::map<std::string, int> retrieved;  ///< errors collected by the program itself

@@ -286,7 +286,14 @@ void EventLoop::run_handle(detail::HandleState& handle) {
         context.message = "Exception in callback " + handle.created_at.short_text();
         context.exception = error;
         context.details["handle"] = "<Handle " + handle.created_at.short_text() + ">";
-        call_exception_handler(context);
+        if (debug_) context.details["source_traceback"] = handle.created_at.short_text();
+        if (handle.context) {  // the handler runs in the callback's context (asyncio 3.12+)
+            detail::ContextData callback_context{handle.context, false};
+            detail::ContextScope scope(callback_context);
+            call_exception_handler(context);
+        } else {
+            call_exception_handler(context);
+        }
         return;
     }
     if (observer_ != nullptr) observer_->after_callback();
@@ -315,7 +322,7 @@ void EventLoop::close() {
     }
     ready_.clear();
     timers_.clear();
-    finalizing_asyncgens_.clear();
+    asyncgen_finalizers_.clear();
     executor_shutdown_called_ = true;
     if (auto executor = std::move(default_executor_)) executor->shutdown(false);
     abandon_pending_tasks();
@@ -354,7 +361,14 @@ void EventLoop::call_exception_handler(const ExceptionContext& context) {
         return;
     }
     try {
-        exception_handler_(*this, context);
+        // As asyncio 3.12+: the handler runs in the context of the task it reports, if any.
+        detail::ContextData* task_context = context.task ? &context.task.state()->context().data() : nullptr;
+        if (task_context != nullptr && !task_context->entered) {
+            detail::ContextScope scope(*task_context);
+            exception_handler_(*this, context);
+        } else {
+            exception_handler_(*this, context);
+        }
     } catch (...) {
         std::exception_ptr error = std::current_exception();
         if (escapes_loop(error)) throw;
@@ -381,6 +395,7 @@ void EventLoop::log(LogLevel level, const std::string& message) {
         log_handler_(level, message);
         return;
     }
+    if (level == LogLevel::debug || level == LogLevel::info) return;  // as Python's default: warnings and up
     log_without_loop(level, message);
 }
 
@@ -427,19 +442,31 @@ void EventLoop::register_asyncgen(const std::shared_ptr<detail::AsyncGenStateBas
     asyncgens_.emplace(next_asyncgen_id_++, generator);
 }
 
-void EventLoop::keep_asyncgen_until_closed(std::shared_ptr<detail::AsyncGenStateBase> generator) {
-    std::erase_if(finalizing_asyncgens_, [](const auto& kept) { return kept->finished(); });
-    finalizing_asyncgens_.push_back(std::move(generator));
+void EventLoop::finalize_asyncgen(std::shared_ptr<detail::AsyncGenStateBase> generator) {
+    post_if_open([this, generator = std::move(generator)] {
+        if (generator->finished() || closed_) return;
+        std::erase_if(asyncgen_finalizers_, [](const TaskRef& task) { return task.done(); });
+        asyncgen_finalizers_.push_back(create_task(generator->close_async()));
+    });
 }
 
 Coro<void> EventLoop::shutdown_asyncgens() {
     asyncgens_shutdown_called_ = true;
+    // First let the closes that the finalizer hook already started finish, so that no clean-up
+    // is cut off half-way and no generator is closed twice.
+    std::vector<TaskRef> finalizers;
+    for (TaskRef& task : asyncgen_finalizers_) {
+        if (!task.done()) finalizers.push_back(task);
+    }
+    asyncgen_finalizers_.clear();
+    if (!finalizers.empty()) co_await gather(finalizers, return_exceptions);
+    // Then close every generator still open (its finalizer task may have been cancelled before
+    // it ran).
     std::vector<std::shared_ptr<detail::AsyncGenStateBase>> open;
     for (auto& [id, weak] : asyncgens_) {
         if (auto generator = weak.lock(); generator && !generator->finished()) open.push_back(std::move(generator));
     }
     asyncgens_.clear();
-    finalizing_asyncgens_.clear();
     if (open.empty()) co_return;
     std::vector<Task<void>> closers;
     closers.reserve(open.size());

@@ -26,7 +26,10 @@ std::string ExceptionContext::format() const {
             text += "\n" + name + ": " + value;
         }
     }
-    if (exception) text += "\n" + describe_exception(exception);
+    if (exception) {
+        text += '\n';
+        text += describe_exception(exception);  // two appends: g++ 12 -O3 warns (-Wrestrict) on a + here
+    }
     return text;
 }
 

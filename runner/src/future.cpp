@@ -123,6 +123,9 @@ void FutureStateBase::report_unretrieved() noexcept {
         context.message = std::string(kind()) + " exception was never retrieved";
         context.exception = exception_;
         context.details["future"] = describe();
+        if (anchor_->loop != nullptr && anchor_->loop->get_debug() && created_at_.line != 0) {
+            context.details["source_traceback"] = created_at_.short_text();
+        }
         if (EventLoop* loop = anchor_->loop) {
             loop->call_exception_handler(context);
         } else {

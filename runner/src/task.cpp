@@ -150,7 +150,9 @@ void TaskBase::complete_from_frame() {
 void TaskBase::abandon() noexcept {
     auto self = std::move(keep_alive_);
     if (frame()) promise().started = true;  // one report per task is enough
+    clear_done_callbacks();  // they hold others (a gather's state...) that may hold this task
     destroy_frame();
+    if (waiting_on_) waiting_on_->clear_done_callbacks();
     waiting_on_.reset();
 }
 

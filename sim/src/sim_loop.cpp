@@ -71,14 +71,19 @@ void SimLoop::wait_for_events(std::optional<Duration> timeout) {
     if (!timeout || *timeout > Duration::zero()) {
         std::optional<Duration> next;
         if (timeout) next = now_ + *timeout;
+        bool timer_is_next = next.has_value();
         auto consider = [&](std::optional<Duration> when) {
-            if (when && (!next || *when < *next)) next = std::max(*when, now_);
+            if (when && (!next || *when < *next)) {
+                next = std::max(*when, now_);
+                timer_is_next = false;
+            }
         };
         if (executor_) consider(executor_->next_completion());
         consider(signals_.next_arrival());
         if (!next) report_deadlock();
         target = *next;
-        if (target > now_ && options_.max_timer_lateness > Duration::zero()) {
+        // Only timers are late (a loop that wakes up late); jobs and signals keep their times.
+        if (timer_is_next && target > now_ && options_.max_timer_lateness > Duration::zero()) {
             auto span = static_cast<std::uint64_t>(options_.max_timer_lateness.count()) + 1;
             target += Duration(static_cast<Duration::rep>(choices_->choose(span)));
         }

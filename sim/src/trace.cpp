@@ -37,7 +37,7 @@ std::string format_time(Duration time) {
 
 std::string Trace::format(std::size_t first, std::size_t count) const {
     std::string text;
-    for (std::size_t i = first; i < entries_.size() && i < first + count; ++i) {
+    for (std::size_t i = first; i < entries_.size() && i - first < count; ++i) {
         const TraceEntry& entry = entries_[i];
         char prefix[64];
         std::snprintf(prefix, sizeof prefix, "[t=%s #%llu] ", format_time(entry.time).c_str(),

@@ -143,9 +143,7 @@ public:
         if (!handle_ || handle_.done() || !handle_.promise().started || running_) return;
         EventLoop* loop = anchor_ ? anchor_->loop : nullptr;
         if (loop == nullptr || loop->is_closed()) return;
-        auto self = this->shared_from_this();
-        loop->keep_asyncgen_until_closed(self);  // shutdown_asyncgens() still closes it if the task below never runs
-        loop->post_if_open([self, loop] { loop->create_task(self->close_async()); });
+        loop->finalize_asyncgen(this->shared_from_this());
     }
 
 private:

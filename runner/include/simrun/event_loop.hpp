@@ -82,6 +82,7 @@ public:
     Task<T> create_task(Coro<T> coro, TaskOptions options = {},
                         SourceLocation where = SourceLocation::current()) {
         check_closed();
+        if (!coro) throw ValueError("a coroutine was expected, got an empty Coro");
         Context context = options.context ? *options.context : copy_context();
         std::string name = options.name.empty() ? next_task_name() : std::move(options.name);
         auto state = std::make_shared<detail::TaskState<T>>(*this, std::move(coro), std::move(context),
@@ -105,6 +106,12 @@ public:
         run_until_done(*task.state(), false);
         return T(task.result());
     }
+    /// As above, for a task the caller gives up: its result is moved out (move-only results).
+    template <class T>
+    T run_until_complete(Task<T>&& task) {
+        run_until_done(*task.state(), false);
+        return task.take_result();
+    }
     /// Runs the loop until `future` is done and returns its result (or throws its exception).
     template <class T>
     T run_until_complete(const Future<T>& future) {
@@ -119,7 +126,7 @@ public:
         Task<T> task = create_task(std::move(coro), {}, where);
         task.state()->log_destroy_pending = false;
         run_until_done(*task.state(), true);
-        return T(task.result());
+        return task.take_result();
     }
     /// Runs until stop() is called.
     void run_forever();
@@ -168,8 +175,9 @@ public:
     /// Called by an async generator on its first iteration.
     void register_asyncgen(const std::shared_ptr<detail::AsyncGenStateBase>& generator);
     bool asyncgens_shutdown_called() const noexcept { return asyncgens_shutdown_called_; }
-    /// Keeps a generator whose owner let go of it alive until it is closed (finalizer hook).
-    void keep_asyncgen_until_closed(std::shared_ptr<detail::AsyncGenStateBase> generator);
+    /// The finalizer hook: the owner of a generator suspended mid-body let go of it. The loop
+    /// keeps it and closes it in a task of its own (shutdown_asyncgens() waits for that task).
+    void finalize_asyncgen(std::shared_ptr<detail::AsyncGenStateBase> generator);
 
     // ---- executor -----------------------------------------------------------------------
 
@@ -299,7 +307,7 @@ private:
     detail::TaskBase* first_pending_task_ = nullptr;
     detail::TaskBase* last_pending_task_ = nullptr;
     std::map<std::uint64_t, std::weak_ptr<detail::AsyncGenStateBase>> asyncgens_;
-    std::vector<std::shared_ptr<detail::AsyncGenStateBase>> finalizing_asyncgens_;
+    std::vector<TaskRef> asyncgen_finalizers_;
     std::uint64_t next_asyncgen_id_ = 0;
     std::shared_ptr<Executor> default_executor_;
     std::map<int, std::function<void()>> loop_signal_handlers_;

@@ -72,6 +72,8 @@ public:
     void add_waiter(std::weak_ptr<TaskBase> waiter);
     /// Removes a callback that was not scheduled yet; returns how many were removed.
     std::size_t remove_done_callback(std::uint64_t id);
+    /// Drops every callback not scheduled yet (the loop closed: they can never run).
+    void clear_done_callbacks() noexcept { callbacks_.clear(); }
 
     /// The CancelledError this future's cancellation carries.
     CancelledError make_cancelled_error() const { return CancelledError(cancel_message_); }
@@ -180,7 +182,12 @@ struct FutureAwaiter {
         suspended = true;
     }
     auto await_resume() {
-        if (suspended) deliver_pending_cancellation();
+        if (suspended) {
+            // As asyncio's Task.__wakeup: the outcome is looked at before a pending cancellation
+            // is delivered, so a failure is never reported as "never retrieved" because of it.
+            state->mark_retrieved();
+            deliver_pending_cancellation();
+        }
         using Result = std::remove_cvref_t<decltype(state->result())>;
         if constexpr (std::is_void_v<Result>) {
             state->result();

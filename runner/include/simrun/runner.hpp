@@ -52,6 +52,7 @@ public:
     /// `context` defaults to the runner's own context, shared by every run() call.
     template <class T>
     T run(Coro<T> coro, std::optional<Context> context = std::nullopt) {
+        if (!coro) throw ValueError("a coroutine was expected, got an empty Coro");
         if (running_loop_or_null() != nullptr) {
             throw RuntimeError("Runner.run() cannot be called from a running event loop");
         }
@@ -59,7 +60,7 @@ public:
         Task<T> task = loop_->create_task(std::move(coro), TaskOptions{{}, context ? *context : *context_});
         InterruptScope interrupts(*this, task);
         try {
-            return loop_->run_until_complete(task);
+            return loop_->run_until_complete(std::move(task));
         } catch (const CancelledError&) {
             if (interrupt_count_ > 0 && task.uncancel() == 0) throw KeyboardInterrupt();
             throw;

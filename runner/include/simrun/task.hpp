@@ -111,6 +111,11 @@ public:
         raise_if_no_value();
         if constexpr (!std::is_void_v<T>) return *this->value;
     }
+    /// The result moved out (for the one owner that will not look again), or the exception.
+    T take_result() {
+        raise_if_no_value();
+        if constexpr (!std::is_void_v<T>) return std::move(*this->value);
+    }
 
 protected:
     std::coroutine_handle<> frame() const noexcept override { return coro_.handle(); }
@@ -139,6 +144,9 @@ public:
     /// The return value; throws the task's exception, CancelledError if it was cancelled, or
     /// InvalidStateError if it is not done.
     decltype(auto) result() const { return typed().result(); }
+    /// The result moved out of the task (move-only results); later result() calls see a
+    /// moved-from value. For code that owns the task alone, e.g. run().
+    T take_result() const { return typed().take_result(); }
     /// See Future::add_done_callback.
     std::uint64_t add_done_callback(std::function<void()> callback) const {
         return typed().add_done_callback(std::move(callback));

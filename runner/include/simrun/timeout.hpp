@@ -60,10 +60,11 @@ Coro<T> timeout_at(Duration when, Coro<T> body) {
     if constexpr (!std::is_void_v<T>) co_return std::move(*value);
 }
 
-/// Runs `body` in the current task with a time limit of `delay` (asyncio.timeout).
+/// Runs `body` in the current task with a time limit of `delay`, counted from when the
+/// returned coroutine is awaited (asyncio.timeout).
 template <class T>
 Coro<T> timeout(Duration delay, Coro<T> body) {
-    return timeout_at(get_running_loop().time() + delay, std::move(body));
+    co_return co_await timeout_at(get_running_loop().time() + delay, std::move(body));
 }
 
 /// Awaits a coroutine with a time limit (asyncio.wait_for). A limit <= 0 never starts it.
@@ -83,16 +84,18 @@ auto await_value(Awaitable awaitable) -> Coro<typename Awaitable::value_type> {
 }
 }  // namespace detail
 
-/// Awaits a future with a time limit; on expiry the future is cancelled (wait_for).
+/// Awaits a future with a time limit counted from when this is awaited; on expiry the future
+/// is cancelled (wait_for).
 template <class T>
 Coro<T> wait_for(Future<T> future, Duration delay) {
-    return timeout(delay, detail::await_value(std::move(future)));
+    co_return co_await timeout(delay, detail::await_value(std::move(future)));
 }
 
-/// Awaits a task with a time limit; on expiry the task is cancelled (wait_for).
+/// Awaits a task with a time limit counted from when this is awaited; on expiry the task is
+/// cancelled (wait_for).
 template <class T>
 Coro<T> wait_for(Task<T> task, Duration delay) {
-    return timeout(delay, detail::await_value(std::move(task)));
+    co_return co_await timeout(delay, detail::await_value(std::move(task)));
 }
 
 }  // namespace simrun
