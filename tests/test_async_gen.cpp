@@ -1,0 +1,418 @@
+// AsyncGen<T>: iteration, aclose(), registration with the loop, shutdown_asyncgens(), finalizer.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+using namespace simrun;
+
+// CancelledError & co. are not std::exception: tell doctest how to read their message.
+REGISTER_EXCEPTION_TRANSLATOR(const simrun::BaseException& e) {
+    return doctest::String(e.what());
+}
+
+namespace {
+
+struct Sim {
+    test_support::LogCapture log;
+    test_support::HandlerCapture errors;
+    sim::SimLoop loop;
+    explicit Sim(sim::SimOptions options = {}) : loop(std::move(options)) {
+        log.attach(loop);
+        errors.attach(loop);
+    }
+    ~Sim() {
+        if (!loop.is_closed() && !loop.is_running())
+            loop.close();
+    }
+    Sim(const Sim&) = delete;
+    Sim& operator=(const Sim&) = delete;
+};
+
+using Events = std::vector<std::string>;
+
+/// "a | b | c": comparable and printable by doctest.
+std::string joined(const std::vector<std::string>& items) {
+    std::string text;
+    for (const std::string& item : items)
+        text += (text.empty() ? "" : " | ") + item;
+    return text;
+}
+
+std::string at_now() {
+    return std::to_string(
+               std::chrono::duration_cast<std::chrono::milliseconds>(get_running_loop().time())
+                   .count()) +
+           "ms";
+}
+
+AsyncGen<int> count_to(int n, Duration step) {
+    for (int i = 1; i <= n; ++i) {
+        if (step > Duration::zero())
+            co_await sleep(step);
+        co_yield i;
+    }
+}
+
+AsyncGen<int> fail_after_two() {
+    co_yield 1;
+    co_yield 2;
+    throw ValueError("generator failed");
+}
+
+/// Yields forever; on aclose() it catches GeneratorExit, then awaits `cleanup` and records it.
+AsyncGen<int> with_cleanup(Events* events, std::string name, Duration cleanup) {
+    bool closing = false;
+    try {
+        for (int i = 0;; ++i)
+            co_yield i;
+    } catch (const GeneratorExit&) {
+        closing = true;
+    }
+    if (closing) {
+        if (cleanup > Duration::zero())
+            co_await sleep(cleanup);
+        events->push_back(name + " cleaned up at " + at_now());
+    }
+}
+
+AsyncGen<int> cleanup_fails(Events* events) {
+    bool closing = false;
+    try {
+        for (int i = 0;; ++i)
+            co_yield i;
+    } catch (const GeneratorExit&) {
+        closing = true;
+    }
+    if (closing) {
+        events->push_back("failing cleanup ran");
+        throw ValueError("cleanup failed");
+    }
+}
+
+AsyncGen<int> ignores_generator_exit() {
+    for (int i = 0;; ++i) {
+        try {
+            co_yield i;
+        } catch (const GeneratorExit&) {
+            // keeps going: yields again
+        }
+    }
+}
+
+/// Destroyed with the generator's frame: shows that the frame's locals were cleaned up.
+struct Guard {
+    Events* events;
+    ~Guard() { events->push_back("guard destroyed"); }
+};
+
+AsyncGen<int> raii_only(Events* events) {
+    Guard guard{events};
+    for (int i = 0;; ++i)
+        co_yield i;
+}
+
+AsyncGen<int> slow_values(Events* events) {
+    for (int i = 0;; ++i) {
+        co_await sleep(5s);
+        events->push_back("produced " + std::to_string(i));
+        co_yield i;
+    }
+}
+
+Coro<std::vector<int>> drain(AsyncGen<int>* gen) {
+    std::vector<int> values;
+    while (std::optional<int> value = co_await gen->next())
+        values.push_back(*value);
+    co_return values;
+}
+
+Coro<std::vector<std::string>> drain_with_error() {
+    std::vector<std::string> seen;
+    AsyncGen<int> gen = fail_after_two();
+    try {
+        while (std::optional<int> value = co_await gen.next())
+            seen.push_back(std::to_string(*value));
+    } catch (const ValueError& e) {
+        seen.push_back(std::string("error: ") + e.what());
+    }
+    seen.push_back(gen.finished() ? "finished" : "not finished");
+    std::optional<int> after = co_await gen.next();
+    seen.push_back(after ? "value after error" : "nullopt after error");
+    co_return seen;
+}
+
+Coro<void> take_one_then_close(AsyncGen<int>* gen, Events* events) {
+    std::optional<int> first = co_await gen->next();
+    events->push_back("got " + std::to_string(first.value_or(-1)));
+    co_await gen->aclose();
+    events->push_back("aclose returned at " + at_now());
+    std::optional<int> after = co_await gen->next();
+    events->push_back(after ? "value after aclose" : "nullopt after aclose");
+}
+
+Coro<std::string> aclose_outcome(AsyncGen<int>* gen) {
+    try {
+        co_await gen->aclose();
+    } catch (const RuntimeError& e) {
+        co_return std::string("RuntimeError: ") + e.what();
+    } catch (const ValueError& e) {
+        co_return std::string("ValueError: ") + e.what();
+    }
+    co_return "closed";
+}
+
+Coro<std::string> next_outcome(AsyncGen<int>* gen) {
+    try {
+        std::optional<int> value = co_await gen->next();
+        co_return value ? "value " + std::to_string(*value) : "nullopt";
+    } catch (const RuntimeError& e) {
+        co_return std::string("RuntimeError: ") + e.what();
+    }
+}
+
+Coro<void> advance(AsyncGen<int>* gen, int times) {
+    for (int i = 0; i < times; ++i)
+        co_await gen->next();
+}
+
+Coro<void> shutdown_asyncgens() {
+    co_await get_running_loop().shutdown_asyncgens();
+}
+
+Coro<void> drop_unfinished_generator(Events* events, Duration cleanup) {
+    {
+        AsyncGen<int> gen = with_cleanup(events, "dropped", cleanup);
+        co_await gen.next();
+    }
+    events->push_back("dropped at " + at_now());
+}
+
+}  // namespace
+
+TEST_CASE("AsyncGen: yields its values in order, then nullopt, and stays ended") {
+    Sim s;
+    AsyncGen<int> gen = count_to(3, 1s);
+    CHECK_FALSE(gen.finished());
+    CHECK(s.loop.run_until_complete(drain(&gen)) == std::vector<int>{1, 2, 3});
+    CHECK(s.loop.time() == 3s);
+    CHECK(gen.finished());
+    CHECK(s.loop.run_until_complete(drain(&gen)).empty());
+}
+
+TEST_CASE("AsyncGen: the body does not run before the first next()") {
+    Sim s;
+    Events events;
+    AsyncGen<int> gen = slow_values(&events);
+    s.loop.run_until_complete(sleep(10s));
+    CHECK(events.empty());
+    CHECK(s.loop.run_until_complete(next_outcome(&gen)) == "value 0");
+    CHECK(joined(events) == joined({"produced 0"}));
+    CHECK(s.loop.time() == 15s);
+}
+
+TEST_CASE(
+    "AsyncGen: an exception from the body comes out of next(); the generator is then finished") {
+    Sim s;
+    CHECK(s.loop.run_until_complete(drain_with_error()) ==
+          std::vector<std::string>{"1", "2", "error: generator failed", "finished",
+                                   "nullopt after error"});
+}
+
+TEST_CASE("AsyncGen: aclose() throws GeneratorExit at the co_yield; the clean-up may await") {
+    Sim s;
+    Events events;
+    AsyncGen<int> gen = with_cleanup(&events, "gen", 2s);
+    s.loop.run_until_complete(take_one_then_close(&gen, &events));
+    CHECK(joined(events) == joined({"got 0", "gen cleaned up at 2000ms",
+                                    "aclose returned at 2000ms", "nullopt after aclose"}));
+    CHECK(gen.finished());
+}
+
+TEST_CASE(
+    "AsyncGen: aclose() of a generator that does not catch GeneratorExit destroys its locals") {
+    Sim s;
+    Events events;
+    AsyncGen<int> gen = raii_only(&events);
+    s.loop.run_until_complete(advance(&gen, 2));
+    CHECK(events.empty());
+    CHECK(s.loop.run_until_complete(aclose_outcome(&gen)) == "closed");
+    CHECK(joined(events) == joined({"guard destroyed"}));
+    CHECK(gen.finished());
+}
+
+TEST_CASE("AsyncGen: aclose() of a never-started generator does not run its body") {
+    Sim s;
+    Events events;
+    AsyncGen<int> gen = with_cleanup(&events, "unstarted", 0s);
+    CHECK(s.loop.run_until_complete(aclose_outcome(&gen)) == "closed");
+    CHECK(events.empty());
+    CHECK(gen.finished());
+    CHECK(s.loop.run_until_complete(next_outcome(&gen)) == "nullopt");
+}
+
+TEST_CASE("AsyncGen: aclose() of an exhausted or already closed generator does nothing") {
+    Sim s;
+    Events events;
+    AsyncGen<int> exhausted = count_to(2, 0s);
+    s.loop.run_until_complete(drain(&exhausted));
+    CHECK(s.loop.run_until_complete(aclose_outcome(&exhausted)) == "closed");
+    AsyncGen<int> closed = with_cleanup(&events, "closed", 0s);
+    s.loop.run_until_complete(advance(&closed, 1));
+    CHECK(s.loop.run_until_complete(aclose_outcome(&closed)) == "closed");
+    CHECK(s.loop.run_until_complete(aclose_outcome(&closed)) == "closed");
+    CHECK(joined(events) == joined({"closed cleaned up at 0ms"}));
+}
+
+TEST_CASE("AsyncGen: an exception from the clean-up comes out of aclose()") {
+    Sim s;
+    Events events;
+    AsyncGen<int> gen = cleanup_fails(&events);
+    s.loop.run_until_complete(advance(&gen, 1));
+    CHECK(s.loop.run_until_complete(aclose_outcome(&gen)) == "ValueError: cleanup failed");
+    CHECK(joined(events) == joined({"failing cleanup ran"}));
+    CHECK(gen.finished());
+}
+
+TEST_CASE("AsyncGen: a generator that yields after GeneratorExit makes aclose() fail") {
+    Sim s;
+    AsyncGen<int> gen = ignores_generator_exit();
+    s.loop.run_until_complete(advance(&gen, 1));
+    CHECK(s.loop.run_until_complete(aclose_outcome(&gen)) ==
+          "RuntimeError: async generator ignored GeneratorExit");
+}
+
+TEST_CASE("AsyncGen: aclose() or next() of a generator that is running raises RuntimeError") {
+    Sim s;
+    Events events;
+    AsyncGen<int> gen = slow_values(&events);
+    Task<std::string> consumer = s.loop.create_task(next_outcome(&gen));
+    s.loop.run_until_complete(sleep(1s));  // the consumer is inside next(), the body in its sleep
+    CHECK(s.loop.run_until_complete(aclose_outcome(&gen)) ==
+          "RuntimeError: aclose(): asynchronous generator is already running");
+    CHECK(s.loop.run_until_complete(next_outcome(&gen)) ==
+          "RuntimeError: anext(): asynchronous generator is already running");
+    CHECK(s.loop.run_until_complete(consumer) == "value 0");
+    CHECK(s.loop.run_until_complete(aclose_outcome(&gen)) == "closed");
+}
+
+TEST_CASE(
+    "AsyncGen: the first iteration registers the generator; shutdown_asyncgens() closes it once") {
+    Sim s;
+    Events events;
+    AsyncGen<int> started = with_cleanup(&events, "started", 0s);
+    AsyncGen<int> never_started = with_cleanup(&events, "never started", 0s);
+    AsyncGen<int> exhausted = count_to(1, 0s);
+    s.loop.run_until_complete(advance(&started, 2));
+    s.loop.run_until_complete(drain(&exhausted));
+    CHECK_FALSE(s.loop.asyncgens_shutdown_called());
+    s.loop.run_until_complete(shutdown_asyncgens());
+    CHECK(s.loop.asyncgens_shutdown_called());
+    CHECK(joined(events) == joined({"started cleaned up at 0ms"}));
+    CHECK(started.finished());
+    CHECK_FALSE(never_started.finished());
+    s.loop.run_until_complete(shutdown_asyncgens());
+    CHECK(joined(events) == joined({"started cleaned up at 0ms"}));
+    CHECK(s.errors.contexts.empty());
+}
+
+TEST_CASE("AsyncGen: shutdown_asyncgens() closes the open generators concurrently") {
+    Sim s({.shuffle_timer_ties = false});  // both clean-ups end at 2s: in creation order
+    Events events;
+    AsyncGen<int> a = with_cleanup(&events, "a", 2s);
+    AsyncGen<int> b = with_cleanup(&events, "b", 2s);
+    s.loop.run_until_complete(advance(&a, 1));
+    s.loop.run_until_complete(advance(&b, 1));
+    s.loop.run_until_complete(shutdown_asyncgens());
+    CHECK(joined(events) == joined({"a cleaned up at 2000ms", "b cleaned up at 2000ms"}));
+    CHECK(s.loop.time() == 2s);
+}
+
+TEST_CASE("AsyncGen: shutdown_asyncgens() reports a failing clean-up to the exception handler") {
+    Sim s;
+    Events events;
+    AsyncGen<int> failing = cleanup_fails(&events);
+    AsyncGen<int> fine = with_cleanup(&events, "fine", 0s);
+    s.loop.run_until_complete(advance(&failing, 1));
+    s.loop.run_until_complete(advance(&fine, 1));
+    s.loop.run_until_complete(shutdown_asyncgens());
+    CHECK(events.size() == 2);
+    REQUIRE(s.errors.contexts.size() == 1);
+    const ExceptionContext& context = s.errors.contexts[0];
+    CHECK(context.message.find("an error occurred during closing of asynchronous generator") == 0);
+    CHECK(context.message.find(failing.describe()) != std::string::npos);
+    CHECK(context.keys() == std::set<std::string>{"message", "exception", "asyncgen"});
+    CHECK(context.details.at("asyncgen") == failing.describe());
+    CHECK_THROWS_WITH_AS(std::rethrow_exception(context.exception), "cleanup failed", ValueError);
+}
+
+TEST_CASE(
+    "AsyncGen: a generator first iterated after shutdown_asyncgens() is reported, and still "
+    "works") {
+    Sim s;
+    s.loop.run_until_complete(shutdown_asyncgens());
+    CHECK(s.log.lines.empty());
+    AsyncGen<int> late = count_to(2, 0s);
+    CHECK(s.loop.run_until_complete(drain(&late)) == std::vector<int>{1, 2});
+    CHECK(s.log.count("ResourceWarning: asynchronous generator " + late.describe() +
+                      " was scheduled after shutdown_asyncgens() call") == 1);
+}
+
+TEST_CASE(
+    "AsyncGen: dropping an unfinished generator schedules its aclose(); the clean-up runs once") {
+    Sim s;
+    Events events;
+    s.loop.run_until_complete(drop_unfinished_generator(&events, 1s));
+    s.loop.run_until_complete(sleep(5s));
+    CHECK(joined(events) == joined({"dropped at 0ms", "dropped cleaned up at 1000ms"}));
+    s.loop.run_until_complete(shutdown_asyncgens());
+    s.loop.close();
+    CHECK(joined(events) == joined({"dropped at 0ms", "dropped cleaned up at 1000ms"}));
+    CHECK(s.errors.contexts.empty());
+}
+
+TEST_CASE(
+    "AsyncGen: shutdown_asyncgens() right after a drop neither repeats nor cuts off the clean-up") {
+    Sim s;
+    Events events;
+    s.loop.run_until_complete(drop_unfinished_generator(&events, 1s));
+    s.loop.run_until_complete(shutdown_asyncgens());
+    CHECK(joined(events) == joined({"dropped at 0ms", "dropped cleaned up at 1000ms"}));
+    s.loop.run_until_complete(sleep(5s));
+    CHECK(joined(events) == joined({"dropped at 0ms", "dropped cleaned up at 1000ms"}));
+    CHECK(s.errors.contexts.empty());
+}
+
+TEST_CASE(
+    "AsyncGen: shutdown_asyncgens() while a finalizer's clean-up is in progress waits for it") {
+    Sim s;
+    Events events;
+    s.loop.run_until_complete(drop_unfinished_generator(&events, 2s));
+    s.loop.run_until_complete(
+        sleep(1s));  // the finalizer's aclose is half-way through the clean-up
+    s.loop.run_until_complete(shutdown_asyncgens());
+    CHECK(joined(events) == joined({"dropped at 0ms", "dropped cleaned up at 2000ms"}));
+    CHECK(s.loop.time() == 2s);
+    CHECK(s.errors.contexts.empty());
+}
+
+TEST_CASE("AsyncGen: live coroutine frames return to the baseline after generators end or close") {
+    const std::int64_t baseline = detail::live_coroutine_frames();
+    {
+        Sim s;
+        Events events;
+        AsyncGen<int> exhausted = count_to(3, 1s);
+        AsyncGen<int> closed = with_cleanup(&events, "closed", 1s);
+        AsyncGen<int> open = with_cleanup(&events, "open", 0s);
+        s.loop.run_until_complete(drain(&exhausted));
+        s.loop.run_until_complete(advance(&closed, 1));
+        s.loop.run_until_complete(aclose_outcome(&closed));
+        s.loop.run_until_complete(advance(&open, 1));
+        s.loop.run_until_complete(shutdown_asyncgens());
+        s.loop.run_until_complete(drop_unfinished_generator(&events, 0s));
+        s.loop.run_until_complete(sleep(1s));
+        CHECK(events.size() == 4);
+    }
+    CHECK(detail::live_coroutine_frames() == baseline);
+}

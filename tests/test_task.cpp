@@ -1,0 +1,391 @@
+// Task<T>: creation, names, current_task/all_tasks, awaiting, reports, escaping exceptions.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "support.hpp"
+
+using namespace simrun;
+
+// CancelledError & co. are not std::exception: tell doctest how to read their message.
+REGISTER_EXCEPTION_TRANSLATOR(const simrun::BaseException& e) {
+    return doctest::String(e.what());
+}
+
+namespace {
+
+struct Sim {
+    test_support::LogCapture log;
+    test_support::HandlerCapture errors;
+    sim::SimLoop loop;
+    Sim() {
+        log.attach(loop);
+        errors.attach(loop);
+    }
+    ~Sim() {
+        if (!loop.is_closed() && !loop.is_running())
+            loop.close();
+    }
+    Sim(const Sim&) = delete;
+    Sim& operator=(const Sim&) = delete;
+};
+
+using Events = std::vector<std::string>;
+
+/// "a | b | c": comparable and printable by doctest.
+std::string joined(const std::vector<std::string>& items) {
+    std::string text;
+    for (const std::string& item : items)
+        text += (text.empty() ? "" : " | ") + item;
+    return text;
+}
+
+Coro<int> value_after(Duration delay, int value) {
+    co_await sleep(delay);
+    co_return value;
+}
+
+Coro<int> mark_then_return(bool* ran, int value) {
+    *ran = true;
+    co_return value;
+}
+
+Coro<int> fail_after(Duration delay, std::string message) {
+    co_await sleep(delay);
+    throw ValueError(message);
+}
+
+Coro<void> wait_forever() {
+    Future<void> never = get_running_loop().create_future<void>();
+    co_await never;
+}
+
+Coro<void> record_current_task(const void** seen) {
+    *seen = current_task().state().get();
+    co_return;
+}
+
+Coro<std::vector<std::string>> names_of_all_tasks() {
+    std::vector<std::string> names;
+    for (const TaskRef& task : all_tasks())
+        names.push_back(task.name());
+    co_return names;
+}
+
+Coro<int> await_task(Task<int> task, Events* events, std::string who) {
+    int value = co_await task;
+    events->push_back(who + " got " + std::to_string(value));
+    co_return value;
+}
+
+Coro<std::string> await_failing_task(Task<int> task) {
+    try {
+        co_await task;
+    } catch (const ValueError& e) {
+        co_return std::string("caught ") + e.what();
+    }
+    co_return "nothing";
+}
+
+Coro<void> raise_keyboard_interrupt(Duration delay) {
+    co_await sleep(delay);
+    throw KeyboardInterrupt();
+}
+
+Coro<void> raise_system_exit() {
+    co_await yield_now();
+    throw SystemExit(3);
+}
+
+Coro<std::string> await_foreign_task(Task<int> foreign) {
+    try {
+        co_await foreign;
+    } catch (const RuntimeError& e) {
+        co_return e.what();
+    }
+    co_return "no error";
+}
+
+Coro<std::string> await_foreign_future(Future<int> foreign) {
+    try {
+        co_await foreign;
+    } catch (const RuntimeError& e) {
+        co_return e.what();
+    }
+    co_return "no error";
+}
+
+Coro<std::string> await_self(std::shared_ptr<Task<std::string>> self) {
+    co_await yield_now();
+    try {
+        co_await *self;
+    } catch (const RuntimeError& e) {
+        co_return e.what();
+    }
+    co_return "no error";
+}
+
+Coro<void> push_after(Duration delay, Events* events, std::string text) {
+    co_await sleep(delay);
+    events->push_back(std::move(text));
+}
+
+}  // namespace
+
+TEST_CASE("Task: create_task schedules the body; it runs only when the loop runs") {
+    Sim s;
+    bool ran = false;
+    Task<int> task = s.loop.create_task(mark_then_return(&ran, 5));
+    CHECK_FALSE(ran);
+    CHECK_FALSE(task.done());
+    CHECK(s.loop.run_until_complete(task) == 5);
+    CHECK(ran);
+    CHECK(task.done());
+    CHECK_FALSE(task.cancelled());
+    CHECK(task.result() == 5);
+    CHECK(task.exception() == nullptr);
+    CHECK(&task.get_loop() == &s.loop);
+}
+
+TEST_CASE("Task: result() and exception() of a pending task raise InvalidStateError") {
+    Sim s;
+    Task<int> task = s.loop.create_task(value_after(1s, 1));
+    CHECK_THROWS_WITH_AS(task.result(), "Result is not set.", InvalidStateError);
+    CHECK_THROWS_WITH_AS(task.exception(), "Exception is not set.", InvalidStateError);
+    CHECK(s.loop.run_until_complete(task) == 1);
+}
+
+TEST_CASE("Task: a pending task keeps itself alive after its handle is dropped") {
+    Sim s;
+    Events events;
+    { (void)s.loop.create_task(push_after(1s, &events, "fire and forget ran")); }
+    s.loop.run_until_complete(sleep(2s));
+    CHECK(joined(events) == joined({"fire and forget ran"}));
+}
+
+TEST_CASE("Task: default names are Task-1, Task-2, ... counted per loop; explicit names are kept") {
+    Sim first;
+    Task<int> a = first.loop.create_task(value_after(1s, 1));
+    Task<int> b = first.loop.create_task(value_after(1s, 2), {.name = "worker"});
+    Task<int> c = first.loop.create_task(value_after(1s, 3));
+    CHECK(a.name() == "Task-1");
+    CHECK(b.name() == "worker");
+    CHECK(c.name() == "Task-2");
+    c.set_name("renamed");
+    CHECK(c.name() == "renamed");
+    CHECK(c.describe().find("name='renamed'") != std::string::npos);
+
+    Sim second;
+    Task<int> d = second.loop.create_task(value_after(1s, 4));
+    CHECK(d.name() == "Task-1");
+
+    first.loop.run_until_complete(sleep(2s));
+    second.loop.run_until_complete(sleep(2s));
+}
+
+TEST_CASE("Task: current_task() is the running task, and empty outside tasks") {
+    Sim s;
+    CHECK_FALSE(static_cast<bool>(current_task()));
+    const void* seen = nullptr;
+    Task<void> task = s.loop.create_task(record_current_task(&seen));
+    s.loop.run_until_complete(task);
+    CHECK(seen == task.state().get());
+
+    bool empty_in_callback = false;
+    s.loop.call_soon([&empty_in_callback] { empty_in_callback = !current_task(); });
+    s.loop.run_until_complete(sleep(1ms));
+    CHECK(empty_in_callback);
+    CHECK_FALSE(static_cast<bool>(current_task()));
+}
+
+TEST_CASE("Task: all_tasks() lists the not-done tasks of the loop in creation order") {
+    Sim s;
+    Task<int> slow = s.loop.create_task(value_after(5s, 1), {.name = "slow"});
+    Task<int> quick = s.loop.create_task(value_after(1s, 2), {.name = "quick"});
+    Task<int> medium = s.loop.create_task(value_after(3s, 3), {.name = "medium"});
+    std::vector<std::string> names;
+    for (const TaskRef& task : s.loop.all_tasks())
+        names.push_back(task.name());
+    CHECK(names == std::vector<std::string>{"slow", "quick", "medium"});
+
+    s.loop.run_until_complete(quick);
+    names.clear();
+    for (const TaskRef& task : all_tasks(&s.loop))
+        names.push_back(task.name());
+    CHECK(names == std::vector<std::string>{"slow", "medium"});
+
+    // Inside a task: the running loop's tasks, the caller included.
+    Task<std::vector<std::string>> lister =
+        s.loop.create_task(names_of_all_tasks(), {.name = "lister"});
+    CHECK(s.loop.run_until_complete(lister) ==
+          std::vector<std::string>{"slow", "medium", "lister"});
+
+    s.loop.run_until_complete(slow);
+    CHECK(s.loop.all_tasks().empty());
+    CHECK(medium.done());
+}
+
+TEST_CASE("Task: several awaiters share one result") {
+    Sim s;
+    Events events;
+    Task<int> shared = s.loop.create_task(value_after(2s, 42));
+    Task<int> first = s.loop.create_task(await_task(shared, &events, "first"));
+    Task<int> second = s.loop.create_task(await_task(shared, &events, "second"));
+    CHECK(s.loop.run_until_complete(second) == 42);
+    CHECK(first.done());
+    CHECK(first.result() == 42);
+    CHECK(joined(events) == joined({"first got 42", "second got 42"}));
+    // Awaiting a task that is already done returns at once.
+    const Duration before = s.loop.time();
+    CHECK(s.loop.run_until_complete(await_task(shared, &events, "late")) == 42);
+    CHECK(s.loop.time() == before);
+}
+
+TEST_CASE("Task: a task's exception reaches every awaiter") {
+    Sim s;
+    Task<int> failing = s.loop.create_task(fail_after(1s, "task failed"));
+    Task<std::string> a = s.loop.create_task(await_failing_task(failing));
+    Task<std::string> b = s.loop.create_task(await_failing_task(failing));
+    CHECK(s.loop.run_until_complete(a) == "caught task failed");
+    CHECK(s.loop.run_until_complete(b) == "caught task failed");
+    CHECK_THROWS_WITH_AS(failing.result(), "task failed", ValueError);
+    CHECK(s.errors.contexts.empty());
+}
+
+TEST_CASE("Task: done callbacks run after the task finished") {
+    Sim s;
+    Events events;
+    Task<int> task = s.loop.create_task(value_after(1s, 7));
+    task.add_done_callback(
+        [&events, task] { events.push_back("done: " + std::to_string(task.result())); });
+    s.loop.run_until_complete(task);
+    s.loop.run_until_complete(sleep(1ms));
+    CHECK(joined(events) == joined({"done: 7"}));
+}
+
+TEST_CASE("Task: a failed task dropped unretrieved reports 'Task exception was never retrieved'") {
+    Sim s;
+    {
+        Task<int> task = s.loop.create_task(fail_after(1s, "lost error"));
+        s.loop.run_until_complete(sleep(2s));
+        CHECK(task.done());
+        CHECK(s.errors.contexts.empty());
+    }
+    REQUIRE(s.errors.contexts.size() == 1);
+    const ExceptionContext& context = s.errors.contexts[0];
+    CHECK(context.message == "Task exception was never retrieved");
+    CHECK(context.keys() == std::set<std::string>{"message", "exception", "future"});
+    CHECK_THROWS_WITH_AS(std::rethrow_exception(context.exception), "lost error", ValueError);
+    CHECK(context.details.at("future").find("<Task finished name='Task-1'") == 0);
+}
+
+TEST_CASE("Task: no never-retrieved report once the exception was looked at") {
+    Sim s;
+    {
+        Task<int> awaited = s.loop.create_task(fail_after(1s, "awaited"));
+        Task<int> inspected = s.loop.create_task(fail_after(1s, "inspected"));
+        CHECK_THROWS_AS(s.loop.run_until_complete(awaited), ValueError);
+        s.loop.run_until_complete(sleep(1s));
+        CHECK(inspected.exception() != nullptr);
+        Task<int> cancelled_after_failing =
+            s.loop.create_task(fail_after(1s, "cancel() looks at it"));
+        s.loop.run_until_complete(sleep(2s));
+        CHECK_FALSE(cancelled_after_failing.cancel());
+    }
+    CHECK(s.errors.contexts.empty());
+}
+
+TEST_CASE(
+    "Task: in debug mode the never-retrieved and destroyed-pending reports say where the task was "
+    "made") {
+    Sim s;
+    s.loop.set_debug(true);
+    {
+        Task<int> failed = s.loop.create_task(fail_after(1s, "lost in debug mode"));
+        s.loop.run_until_complete(sleep(2s));
+    }
+    Task<void> stuck = s.loop.create_task(wait_forever());
+    s.loop.run_until_complete(sleep(1s));
+    s.loop.close();
+    REQUIRE(s.errors.contexts.size() == 2);
+    CHECK(s.errors.contexts[0].message == "Task exception was never retrieved");
+    CHECK(s.errors.contexts[0].keys() ==
+          std::set<std::string>{"message", "exception", "future", "source_traceback"});
+    CHECK(s.errors.contexts[1].message == "Task was destroyed but it is pending!");
+    CHECK(s.errors.contexts[1].keys() ==
+          std::set<std::string>{"message", "task", "source_traceback"});
+    for (const ExceptionContext& context : s.errors.contexts) {
+        CHECK(context.details.count("source_traceback") == 1);
+        if (context.details.count("source_traceback") == 1) {
+            CHECK(context.details.at("source_traceback").find("test_task.cpp:") !=
+                  std::string::npos);
+        }
+    }
+}
+
+TEST_CASE("Task: a pending task at loop close reports 'Task was destroyed but it is pending!'") {
+    Sim s;
+    Task<void> stuck = s.loop.create_task(wait_forever(), {.name = "stuck"});
+    s.loop.run_until_complete(sleep(1s));
+    CHECK(s.errors.contexts.empty());
+    s.loop.close();
+    REQUIRE(s.errors.contexts.size() == 1);
+    const ExceptionContext& context = s.errors.contexts[0];
+    CHECK(context.message == "Task was destroyed but it is pending!");
+    CHECK(context.keys() == std::set<std::string>{"message", "task"});
+    CHECK(context.task == stuck);
+    CHECK(context.format().find("task: <Task pending name='stuck'") != std::string::npos);
+    CHECK_FALSE(stuck.done());
+    CHECK(s.loop.all_tasks().empty());
+}
+
+TEST_CASE("Task: KeyboardInterrupt raised in a task escapes run_until_complete") {
+    Sim s;
+    CHECK_THROWS_AS(s.loop.run_until_complete(raise_keyboard_interrupt(1s)), KeyboardInterrupt);
+    CHECK_FALSE(s.loop.is_running());
+    CHECK(s.errors.contexts.empty());
+}
+
+TEST_CASE(
+    "Task: KeyboardInterrupt from another task escapes the loop while the main task is pending") {
+    Sim s;
+    Events events;
+    Task<void> interrupter = s.loop.create_task(raise_keyboard_interrupt(1s));
+    CHECK_THROWS_AS(s.loop.run_until_complete(push_after(5s, &events, "main finished")),
+                    KeyboardInterrupt);
+    CHECK(s.loop.time() == 1s);
+    CHECK(events.empty());
+    CHECK(interrupter.done());
+    CHECK_THROWS_AS(std::rethrow_exception(interrupter.exception()), KeyboardInterrupt);
+}
+
+TEST_CASE("Task: SystemExit raised in a task escapes run_until_complete with its code") {
+    Sim s;
+    int code = -1;
+    try {
+        s.loop.run_until_complete(raise_system_exit());
+    } catch (const SystemExit& e) {
+        code = e.code();
+    }
+    CHECK(code == 3);
+}
+
+TEST_CASE("Task: awaiting a task or future of another loop raises RuntimeError") {
+    Sim here;
+    Sim there;
+    Task<int> foreign_task = there.loop.create_task(value_after(1s, 1));
+    Future<int> foreign_future = there.loop.create_future<int>();
+    std::string task_error = here.loop.run_until_complete(await_foreign_task(foreign_task));
+    std::string future_error = here.loop.run_until_complete(await_foreign_future(foreign_future));
+    CHECK(task_error.find("attached to a different loop") != std::string::npos);
+    CHECK(future_error.find("attached to a different loop") != std::string::npos);
+    CHECK(there.loop.run_until_complete(foreign_task) == 1);
+}
+
+TEST_CASE("Task: a task awaiting itself raises RuntimeError") {
+    Sim s;
+    auto self = std::make_shared<Task<std::string>>();
+    *self = s.loop.create_task(await_self(self));
+    std::string error = s.loop.run_until_complete(*self);
+    CHECK(error.find("Task cannot await on itself") == 0);
+}
