@@ -75,10 +75,12 @@ Handle EventLoop::call_soon(std::function<void()> callback, SourceLocation where
     return Handle(std::move(handle));
 }
 
-void EventLoop::call_soon_in_context(std::function<void()> callback, std::shared_ptr<const detail::ContextMap> context) {
+void EventLoop::call_soon_in_context(std::function<void()> callback, std::shared_ptr<const detail::ContextMap> context,
+                                     std::string label) {
     check_closed();
     auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
     handle->context = std::move(context);
+    handle->label = std::move(label);
     ready_.push_back(std::move(handle));
 }
 
@@ -108,8 +110,9 @@ Handle EventLoop::call_soon_threadsafe(std::function<void()> callback, SourceLoc
     return Handle(std::move(handle));
 }
 
-bool EventLoop::post_if_open(std::function<void()> callback) {
+bool EventLoop::post_if_open(std::function<void()> callback, std::string label) {
     auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
+    handle->label = std::move(label);
     {
         std::lock_guard lock(threadsafe_mutex_);
         if (closed_) return false;

@@ -56,7 +56,8 @@ std::uint64_t FutureStateBase::add_done_callback(std::function<void()> callback)
     std::uint64_t id = next_callback_id_++;
     auto context = current_context_data().vars;
     if (done()) {
-        loop().call_soon_in_context(std::move(callback), std::move(context));
+        loop().call_soon_in_context(std::move(callback), std::move(context),
+                                    std::string("done callback of ") + (label_.empty() ? kind() : label_));
     } else {
         callbacks_.push_back(DoneCallback{id, std::move(callback), std::move(context), {}});
     }
@@ -89,7 +90,8 @@ void FutureStateBase::schedule_callbacks() {
     if (loop == nullptr || loop->is_closed()) return;  // nobody can run them any more
     for (DoneCallback& entry : callbacks) {
         if (entry.callback) {
-            loop->call_soon_in_context(std::move(entry.callback), std::move(entry.context));
+            loop->call_soon_in_context(std::move(entry.callback), std::move(entry.context),
+                                       std::string("done callback of ") + (label_.empty() ? kind() : label_));
         } else if (auto task = entry.waiter.lock()) {
             loop->schedule_task_step(std::move(task), true);
         }

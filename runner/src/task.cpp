@@ -46,7 +46,9 @@ void deliver_pending_cancellation() {
 }
 
 TaskBase::TaskBase(EventLoop& loop, Context context, std::string name, SourceLocation created_at)
-    : FutureStateBase(loop, created_at), context_(std::move(context)), name_(std::move(name)) {}
+    : FutureStateBase(loop, created_at), context_(std::move(context)), name_(std::move(name)) {
+    set_label(name_);  // what reports and traces call the task: "awaits Task-2", "done callback of Task-2"
+}
 
 TaskBase::~TaskBase() = default;
 

@@ -51,7 +51,9 @@ std::uint64_t SimLoop::timer_sequence() noexcept {
 
 void SimLoop::before_callback(const detail::HandleState& handle) {
     inside_callback_ = true;
-    note("run", handle.task != nullptr ? handle.task->name() : handle.created_at.short_text());
+    note("run", handle.task != nullptr  ? handle.task->name()
+                : !handle.label.empty() ? handle.label
+                                        : handle.created_at.short_text());
     signals_.on_step(steps());
 }
 

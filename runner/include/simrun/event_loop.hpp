@@ -198,7 +198,8 @@ public:
         Future<R> future = create_future<R>(where);
         future.set_label("executor job" + (job_name.empty() ? std::string() : " " + job_name));
         auto state = future.state();
-        executor.submit(ExecutorJob{std::move(job_name), [this, state, fn = std::move(fn)]() mutable {
+        std::string delivery = "result of " + state->label();
+        executor.submit(ExecutorJob{std::move(job_name), [this, state, delivery, fn = std::move(fn)]() mutable {
             std::function<void()> deliver;
             try {
                 if constexpr (std::is_void_v<R>) {
@@ -217,7 +218,7 @@ public:
                     if (!state->done()) state->set_exception(error);
                 };
             }
-            post_if_open(std::move(deliver));
+            post_if_open(std::move(deliver), delivery);
         }});
         return future;
     }
@@ -258,9 +259,10 @@ public:
     /// Schedules a task's step (no context capture, no debug checks); `wake` as TaskBase::step.
     void schedule_task_step(std::shared_ptr<detail::TaskBase> task, bool wake);
     /// call_soon with an explicit context (null: none), for future callbacks.
-    void call_soon_in_context(std::function<void()> callback, std::shared_ptr<const detail::ContextMap> context);
+    void call_soon_in_context(std::function<void()> callback, std::shared_ptr<const detail::ContextMap> context,
+                              std::string label = {});
     /// Thread-safe: queues `callback` unless the loop is closed (then it is dropped).
-    bool post_if_open(std::function<void()> callback);
+    bool post_if_open(std::function<void()> callback, std::string label = {});
     void timer_cancelled() noexcept { timers_.note_cancelled(); }
     const std::shared_ptr<detail::LoopAnchor>& anchor() const noexcept { return anchor_; }
 

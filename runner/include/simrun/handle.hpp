@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <string>
 
 #include "simrun/clock.hpp"
 #include "simrun/context.hpp"
@@ -27,6 +28,7 @@ struct HandleState {
     std::uint64_t sequence = 0; // timers: tie-break among equal deadlines
     std::shared_ptr<const ContextMap> context;  // null: run in the loop's current context
     TaskBase* task = nullptr;   // set for a task's step: names the step in traces and logs
+    std::string label;          // what the callback is for, when the creation site says too little
     EventLoop* loop = nullptr;
     SourceLocation created_at;
 };

@@ -38,7 +38,10 @@ public:
     int uncancel() noexcept;
     int cancelling() const noexcept { return cancels_requested_; }
     const std::string& name() const noexcept { return name_; }
-    void set_name(std::string name) { name_ = std::move(name); }
+    void set_name(std::string name) {
+        name_ = std::move(name);
+        set_label(name_);
+    }
     const Context& context() const noexcept { return context_; }
     std::string describe() const override;
     const char* kind() const noexcept override { return "Task"; }
