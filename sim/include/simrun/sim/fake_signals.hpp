@@ -42,7 +42,7 @@ public:
     // ---- SignalPort ----
     bool on_main_thread() const override { return main_thread_; }
     SignalDisposition disposition(int signum) const override;
-    std::uint64_t install(int signum, std::function<void()> handler, SignalHandlerOptions options) override;
+    std::uint64_t install(int signum, std::function<void()> handler, SignalHandlerOptions options = {}) override;
     bool is_installed(int signum, std::uint64_t id) const override;
     void restore_default(int signum) override;
     void dispatch_pending() override;

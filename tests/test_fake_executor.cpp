@@ -1,0 +1,429 @@
+// FakeExecutor: run_in_executor in virtual time, cost models, workers, and the Runner's executor
+// shutdown timeout (SEMANTICS.md sections 1 and 6).
+#include <csignal>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "support.hpp"
+
+using namespace simrun;
+
+namespace {
+
+bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+template <class E, class F>
+std::optional<E> thrown(F&& body) {
+    try {
+        body();
+    } catch (const E& error) {
+        return error;
+    }
+    return std::nullopt;
+}
+
+constexpr const char* kWarning300 =
+    "RuntimeWarning: The executor did not finishing joining its threads within 300 seconds.";
+
+/// Log lines of a loop with the virtual time at which each was logged.
+struct TimedLog {
+    void attach(sim::SimLoop& loop) {
+        loop.set_log_handler([this, &loop](LogLevel level, const std::string& line) {
+            lines.push_back({loop.time(), level, line});
+        });
+    }
+    struct Line {
+        Duration time;
+        LogLevel level;
+        std::string text;
+    };
+    std::vector<Line> find(const std::string& part) const {
+        std::vector<Line> found;
+        for (const Line& line : lines) {
+            if (contains(line.text, part))
+                found.push_back(line);
+        }
+        return found;
+    }
+    std::vector<Line> lines;
+};
+
+Coro<int> answer_in_executor() {
+    co_return co_await get_running_loop().run_in_executor([] { return 6 * 7; });
+}
+
+Coro<std::string> error_from_executor() {
+    try {
+        co_await get_running_loop().run_in_executor([]() -> int { throw ValueError("bad input"); });
+    } catch (const ValueError& error) {
+        co_return std::string("ValueError: ") + error.what();
+    }
+    co_return "no error";
+}
+
+Coro<Duration> void_job_time(Duration* ran_at) {
+    co_await get_running_loop().run_in_executor([ran_at] { *ran_at = get_running_loop().time(); });
+    co_return get_running_loop().time();
+}
+
+struct JobRecord {
+    std::string name;
+    Duration finished;
+};
+
+// Submits one job per name at once, awaits them all, and records when each ran.
+Coro<void> run_jobs(std::vector<std::string> names, std::vector<JobRecord>* records) {
+    EventLoop& loop = get_running_loop();
+    std::vector<Future<int>> futures;
+    for (const std::string& name : names) {
+        futures.push_back(loop.run_in_executor(
+            [records, name] {
+                records->push_back({name, get_running_loop().time()});
+                return 0;
+            },
+            name));
+    }
+    for (Future<int>& future : futures)
+        co_await future;
+}
+
+std::vector<Duration> job_durations(sim::SimOptions options, int jobs) {
+    sim::SimLoop loop(std::move(options));
+    std::vector<JobRecord> records;
+    std::vector<std::string> names;
+    for (int i = 0; i < jobs; ++i)
+        names.push_back("j" + std::to_string(i));
+    loop.run_until_complete(run_jobs(names, &records));
+    loop.close();
+    std::vector<Duration> durations;
+    for (const JobRecord& record : records)
+        durations.push_back(record.finished);
+    return durations;
+}
+
+// Leaves a job running in the default executor and returns.
+Coro<int> leave_job_behind(Duration first, std::string job_name) {
+    co_await sleep(first);
+    (void)get_running_loop().run_in_executor([] { return 0; }, std::move(job_name));
+    co_return 1;
+}
+
+}  // namespace
+
+// ---- results and errors -------------------------------------------------------------------
+
+TEST_CASE("FakeExecutor: run_in_executor returns the function's result") {
+    sim::SimLoop loop;
+    CHECK(loop.run_until_complete(answer_in_executor()) == 42);
+    CHECK(loop.time() == 1ms);  // the default cost: 1 ms per job
+    loop.close();
+}
+
+TEST_CASE("FakeExecutor: an exception thrown by the job comes back to the awaiting task") {
+    sim::SimLoop loop;
+    CHECK(loop.run_until_complete(error_from_executor()) == "ValueError: bad input");
+    loop.close();
+}
+
+TEST_CASE("FakeExecutor: a job runs at its virtual completion time (fixed_cost)") {
+    sim::SimLoop loop({.executor = {.workers = 4, .cost = sim::fixed_cost(2s)}});
+    Duration ran_at{-1};
+    CHECK(loop.run_until_complete(void_job_time(&ran_at)) == 2s);
+    CHECK(ran_at == 2s);
+    loop.close();
+}
+
+TEST_CASE("FakeExecutor: with one worker, three 1 s jobs finish at 1, 2 and 3 s in FIFO order") {
+    sim::SimLoop loop({.executor = {.workers = 1, .cost = sim::fixed_cost(1s)}});
+    std::vector<JobRecord> records;
+    loop.run_until_complete(run_jobs({"a", "b", "c"}, &records));
+    REQUIRE(records.size() == 3);
+    CHECK(records[0].name == "a");
+    CHECK(records[0].finished == 1s);
+    CHECK(records[1].name == "b");
+    CHECK(records[1].finished == 2s);
+    CHECK(records[2].name == "c");
+    CHECK(records[2].finished == 3s);
+    CHECK(loop.time() == 3s);
+    loop.close();
+}
+
+TEST_CASE("FakeExecutor: with two workers, three 1 s jobs finish at 1, 1 and 2 s") {
+    sim::SimLoop loop({.executor = {.workers = 2, .cost = sim::fixed_cost(1s)}});
+    std::vector<JobRecord> records;
+    loop.run_until_complete(run_jobs({"a", "b", "c"}, &records));
+    REQUIRE(records.size() == 3);
+    CHECK(std::set<std::string>{records[0].name, records[1].name} ==
+          std::set<std::string>{"a", "b"});
+    CHECK(records[0].finished == 1s);
+    CHECK(records[1].finished == 1s);
+    CHECK(records[2].name == "c");
+    CHECK(records[2].finished == 2s);
+    loop.close();
+}
+
+// ---- cost models --------------------------------------------------------------------------
+
+TEST_CASE("FakeExecutor: random_cost durations stay within bounds and depend only on the seed") {
+    auto options = [](std::uint64_t seed) {
+        return sim::SimOptions{.seed = seed,
+                               .executor = {.workers = 100, .cost = sim::random_cost(1s, 2s)}};
+    };
+    std::vector<Duration> first = job_durations(options(5), 20);
+    REQUIRE(first.size() == 20);
+    for (Duration d : first) {
+        CHECK(d >= 1s);
+        CHECK(d <= 2s);
+    }
+    CHECK(std::set<Duration>(first.begin(), first.end()).size() > 1);  // not all equal
+    CHECK(job_durations(options(5), 20) == first);
+    bool another_seed_differs = false;
+    for (std::uint64_t seed = 6; seed < 10; ++seed)
+        another_seed_differs |= job_durations(options(seed), 20) != first;
+    CHECK(another_seed_differs);
+}
+
+TEST_CASE(
+    "FakeExecutor: random_cost with equal bounds is exact; inverted bounds or 0 workers: "
+    "ValueError") {
+    std::vector<Duration> durations = job_durations(
+        {.seed = 3, .executor = {.workers = 10, .cost = sim::random_cost(3s, 3s)}}, 5);
+    CHECK(durations == std::vector<Duration>(5, 3s));
+    CHECK_THROWS_AS(sim::random_cost(2s, 1s), ValueError);
+    sim::SimLoop loop({.executor = {.workers = 0}});
+    CHECK_THROWS_AS(loop.fake_executor(), ValueError);
+    loop.close();
+}
+
+TEST_CASE("FakeExecutor: a cost model sees each job's index and name") {
+    std::vector<std::pair<std::uint64_t, std::string>> seen;
+    sim::CostModel cost = [&seen](const sim::JobInfo& job,
+                                  sim::ChoiceSource&) -> std::optional<Duration> {
+        seen.emplace_back(job.index, job.name);
+        return std::chrono::seconds(job.index + 1);
+    };
+    sim::SimLoop loop({.executor = {.workers = 4, .cost = cost}});
+    std::vector<JobRecord> records;
+    loop.run_until_complete(run_jobs({"x", "y", "z"}, &records));
+    CHECK(seen == std::vector<std::pair<std::uint64_t, std::string>>{{0, "x"}, {1, "y"}, {2, "z"}});
+    REQUIRE(records.size() == 3);
+    CHECK(records[2].name == "z");
+    CHECK(records[2].finished == 3s);
+    loop.close();
+}
+
+namespace {
+std::vector<std::string> abc() {
+    return {"a", "b", "c"};
+}  // (g++ 12 rejects {...} in a coroutine)
+
+Coro<void> hang_then_jobs(std::vector<JobRecord>* records) {
+    (void)get_running_loop().run_in_executor([] { return 0; }, std::string("hang"));
+    co_await run_jobs(abc(), records);
+}
+}  // namespace
+
+TEST_CASE(
+    "FakeExecutor: never_finishes_if_named hangs only the named jobs and keeps their worker busy") {
+    sim::SimLoop loop(
+        {.executor = {.workers = 2,
+                      .cost = sim::never_finishes_if_named("hang", sim::fixed_cost(1s))}});
+    std::vector<JobRecord> records;
+    loop.run_until_complete(hang_then_jobs(&records));
+    REQUIRE(records.size() == 3);  // one worker left: they run one after the other
+    CHECK(records[0].finished == 1s);
+    CHECK(records[1].finished == 2s);
+    CHECK(records[2].finished == 3s);
+    CHECK(loop.fake_executor().hung_jobs() == 1);
+    CHECK(loop.fake_executor().unfinished_jobs() == 1);
+    loop.close();
+}
+
+// ---- shutdown_default_executor through the Runner -----------------------------------------
+
+TEST_CASE(
+    "Runner: a hung job makes close() warn exactly 300 s (the default timeout) after it began") {
+    test_support::HandlerCapture handler;
+    TimedLog log;
+    test_support::SimFactory loops(
+        {.executor = {.workers = 4,
+                      .cost = sim::never_finishes_if_named("hang", sim::fixed_cost(1s))}});
+    loops.on_new_loop = [&](sim::SimLoop& loop) { log.attach(loop); };
+    Runner runner({.loop_factory = loops.factory()});
+    CHECK(runner.run(leave_job_behind(5s, "hang")) == 1);
+    CHECK(runner.get_loop().time() == 5s);  // close() begins here
+    runner.close();
+    std::vector<TimedLog::Line> warnings = log.find("did not finishing joining");
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].text == kWarning300);
+    CHECK(warnings[0].level == LogLevel::warning);
+    CHECK(warnings[0].time == 305s);
+    CHECK(loops.last().time() == 305s);
+    CHECK(loops.last().is_closed());
+    // The trace records the same line at the same instant.
+    bool traced = false;
+    for (const sim::TraceEntry& entry : loops.last().trace().entries()) {
+        if (entry.kind == "log" && contains(entry.text, kWarning300)) {
+            traced = true;
+            CHECK(entry.time == 305s);
+        }
+    }
+    CHECK(traced);
+    CHECK(handler.contexts.empty());
+}
+
+TEST_CASE("Runner: executor_shutdown_timeout changes the wait and the number in the warning") {
+    TimedLog log;
+    test_support::SimFactory loops(
+        {.executor = {.workers = 4,
+                      .cost = sim::never_finishes_if_named("hang", sim::fixed_cost(1s))}});
+    loops.on_new_loop = [&](sim::SimLoop& loop) { log.attach(loop); };
+    CHECK(run(leave_job_behind(5s, "hang"),
+              {.loop_factory = loops.factory(), .executor_shutdown_timeout = 10s}) == 1);
+    std::vector<TimedLog::Line> warnings = log.find("did not finishing joining");
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].text ==
+          "RuntimeWarning: The executor did not finishing joining its threads within 10 seconds.");
+    CHECK(warnings[0].time == 15s);
+    CHECK(loops.last().is_closed());
+
+    TimedLog fractional;
+    loops.on_new_loop = [&](sim::SimLoop& loop) { fractional.attach(loop); };
+    run(leave_job_behind(Duration::zero(), "hang"),
+        {.loop_factory = loops.factory(), .executor_shutdown_timeout = 1500ms});
+    warnings = fractional.find("did not finishing joining");
+    REQUIRE(warnings.size() == 1);
+    CHECK(contains(warnings[0].text, "within 1.5 seconds."));
+    CHECK(warnings[0].time == 1500ms);
+}
+
+TEST_CASE(
+    "Runner: close() waits for executor jobs that finish within the timeout, without warning") {
+    TimedLog log;
+    test_support::SimFactory loops({.executor = {.workers = 4, .cost = sim::fixed_cost(299s)}});
+    loops.on_new_loop = [&](sim::SimLoop& loop) { log.attach(loop); };
+    CHECK(run(leave_job_behind(5s, "slow"), {.loop_factory = loops.factory()}) == 1);
+    CHECK(log.find("did not finishing").empty());
+    CHECK(loops.last().time() == 304s);  // close() waited for the job, and not a moment longer
+    CHECK(loops.last().is_closed());
+}
+
+TEST_CASE("Runner: close() does not wait at all when the executor has nothing to do") {
+    TimedLog log;
+    test_support::SimFactory loops({.executor = {.workers = 1, .cost = sim::fixed_cost(1s)}});
+    loops.on_new_loop = [&](sim::SimLoop& loop) { log.attach(loop); };
+    CHECK(run(answer_in_executor(), {.loop_factory = loops.factory()}) == 42);
+    CHECK(loops.last().time() == 1s);
+    CHECK(log.find("did not finishing").empty());
+}
+
+TEST_CASE(
+    "Runner: with executor_shutdown_timeout = nullopt a hung job makes close() report a deadlock") {
+    test_support::HandlerCapture handler;
+    test_support::SimFactory loops(
+        {.executor = {.workers = 4,
+                      .cost = sim::never_finishes_if_named("hang", sim::fixed_cost(1s))}});
+    loops.on_new_loop = [&](sim::SimLoop& loop) { handler.attach(loop); };
+    Runner runner({.loop_factory = loops.factory(), .executor_shutdown_timeout = std::nullopt});
+    CHECK(runner.run(leave_job_behind(2s, "hang")) == 1);
+    auto error = thrown<sim::DeadlockError>([&] { runner.close(); });
+    REQUIRE(error);
+    CHECK(contains(error->what(), "1 executor job(s) never finish."));
+    CHECK(contains(error->what(), "deadlock at t=2.000s"));
+    REQUIRE(error->pending_tasks().size() == 1);
+    CHECK(contains(error->pending_tasks()[0], "the default executor's shutdown"));
+    CHECK(loops.last().is_closed());
+    CHECK_THROWS_WITH_AS(runner.get_loop(), "Runner is closed", RuntimeError);
+}
+
+TEST_CASE("run(): with no executor timeout a hung job ends in DeadlockError, not a hang") {
+    test_support::HandlerCapture handler;
+    test_support::SimFactory loops(
+        {.executor = {.workers = 4,
+                      .cost = sim::never_finishes_if_named("hang", sim::fixed_cost(1s))}});
+    loops.on_new_loop = [&](sim::SimLoop& loop) { handler.attach(loop); };
+    CHECK_THROWS_AS(run(leave_job_behind(1s, "hang"), {.loop_factory = loops.factory(),
+                                                       .executor_shutdown_timeout = std::nullopt}),
+                    sim::DeadlockError);
+    CHECK(loops.last().is_closed());
+}
+
+namespace {
+Coro<std::string> submit_after_shutdown() {
+    EventLoop& loop = get_running_loop();
+    co_await loop.shutdown_default_executor();
+    try {
+        (void)loop.run_in_executor([] { return 0; });
+    } catch (const RuntimeError& error) {
+        co_return error.what();
+    }
+    co_return "accepted";
+}
+}  // namespace
+
+TEST_CASE("FakeExecutor: after shutdown_default_executor, run_in_executor is refused") {
+    sim::SimLoop loop;
+    loop.fake_executor();  // make it exist, so the shutdown has something to join
+    CHECK(loop.run_until_complete(submit_after_shutdown()) == "Executor shutdown has been called");
+    CHECK(loop.fake_executor().is_shutdown());
+    loop.close();
+}
+
+TEST_CASE("FakeExecutor: a job completes exactly at its cost even with max_timer_lateness") {
+    for (std::uint64_t seed = 0; seed < 5; ++seed) {
+        sim::SimLoop loop({.seed = seed,
+                           .executor = {.workers = 1, .cost = sim::fixed_cost(2s)},
+                           .max_timer_lateness = 500ms});
+        Duration ran_at{-1};
+        loop.run_until_complete(void_job_time(&ran_at));
+        CHECK(ran_at == 2s);
+        loop.close();
+    }
+}
+
+namespace {
+Coro<std::string> give_up_on_slow_job() {
+    std::string outcome;
+    try {
+        co_await wait_for(get_running_loop().run_in_executor([] { return 1; }, std::string("slow")),
+                          1s);
+        outcome = "finished";
+    } catch (const TimeoutError&) {
+        outcome = "timed out at " + sim::format_time(get_running_loop().time());
+    }
+    co_await sleep(10s);  // the job completes meanwhile, into a cancelled future
+    co_return outcome;
+}
+}  // namespace
+
+TEST_CASE("FakeExecutor: a job finishing after its future was cancelled is dropped quietly") {
+    test_support::HandlerCapture handler;
+    sim::SimLoop loop({.executor = {.workers = 1, .cost = sim::fixed_cost(5s)}});
+    handler.attach(loop);
+    CHECK(loop.run_until_complete(give_up_on_slow_job()) == "timed out at 1.000s");
+    CHECK(loop.time() == 11s);
+    CHECK(loop.fake_executor().unfinished_jobs() == 0);
+    CHECK(handler.contexts.empty());
+    loop.close();
+}
+
+TEST_CASE("Runner: a SIGINT while close() waits for a hung executor job interrupts the wait") {
+    TimedLog log;
+    test_support::SimFactory loops(
+        {.executor = {.workers = 4,
+                      .cost = sim::never_finishes_if_named("hang", sim::fixed_cost(1s))}});
+    loops.on_new_loop = [&](sim::SimLoop& loop) {
+        log.attach(loop);
+        loop.fake_signals().schedule_at(100s, SIGINT);
+    };
+    CHECK_THROWS_AS(run(leave_job_behind(5s, "hang"), {.loop_factory = loops.factory()}),
+                    KeyboardInterrupt);
+    CHECK(loops.last().time() == 100s);
+    CHECK(log.find("did not finishing").empty());
+    CHECK(loops.last().is_closed());
+}
