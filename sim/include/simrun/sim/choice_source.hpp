@@ -36,7 +36,9 @@ private:
 
 /// Choices read from a list (for property tests and replays). Each entry is taken modulo the
 /// bound; once the list is used up every choice is 0 (the "simplest" schedule), so shrinking
-/// the list towards empty and towards zeros shrinks the schedule.
+/// the list towards empty and towards zeros shrinks the schedule. Every choose() call uses one
+/// entry, even with a bound of 0 or 1 (where SeededChoices draws nothing), so a script lines up
+/// with the calls, not with a seeded run's random numbers.
 class ScriptedChoices final : public ChoiceSource {
 public:
     explicit ScriptedChoices(std::vector<std::uint64_t> script) : script_(std::move(script)) {}
