@@ -1,6 +1,7 @@
 // The README's example: a service with a background task, stopped by Ctrl-C, run in virtual time.
 #include <csignal>
 #include <cstdio>
+
 #include <simrun/sim/sim.hpp>
 #include <simrun/simrun.hpp>
 
@@ -8,13 +9,14 @@ using namespace simrun;
 using namespace std::chrono_literals;
 
 Coro<void> heartbeat() {
-    for (;;) co_await sleep(1s);  // cancelled by the Runner's shutdown
+    for (;;)
+        co_await sleep(1s);  // cancelled by the Runner's shutdown
 }
 
 Coro<int> service() {
     create_task(heartbeat());
     try {
-        co_await sleep(24h);                // serve until Ctrl-C
+        co_await sleep(24h);  // serve until Ctrl-C
     } catch (const CancelledError&) {
         std::puts("Ctrl-C: shutting down");  // co_await is not allowed here; rethrow
         throw;

@@ -5,14 +5,18 @@
 namespace props {
 namespace {
 
-Duration milliseconds_in(int low, int high) { return std::chrono::milliseconds(*rc::gen::inRange(low, high + 1)); }
+Duration milliseconds_in(int low, int high) {
+    return std::chrono::milliseconds(*rc::gen::inRange(low, high + 1));
+}
 
 Step draw_main_step() {
     Step step;
     step.kind = *rc::gen::weightedElement<Step::Kind>(
         {{6, Step::Kind::sleep}, {2, Step::Kind::yield}, {2, Step::Kind::busy}});
-    if (step.kind == Step::Kind::sleep) step.duration = milliseconds_in(1, 3000);
-    if (step.kind == Step::Kind::busy) step.duration = milliseconds_in(1, 3000);
+    if (step.kind == Step::Kind::sleep)
+        step.duration = milliseconds_in(1, 3000);
+    if (step.kind == Step::Kind::busy)
+        step.duration = milliseconds_in(1, 3000);
     return step;
 }
 
@@ -28,10 +32,16 @@ Step draw_child_step() {
                                                        {2, Step::Kind::generator},
                                                        {2, Step::Kind::timeout}});
     switch (step.kind) {
-        case Step::Kind::sleep: step.duration = milliseconds_in(1, 3000); break;
+        case Step::Kind::sleep:
+            step.duration = milliseconds_in(1, 3000);
+            break;
         case Step::Kind::await_child:
-        case Step::Kind::cancel_child: step.target = *rc::gen::inRange(0, 3); break;
-        case Step::Kind::executor: step.hangs = *rc::gen::weightedElement<bool>({{4, false}, {1, true}}); break;
+        case Step::Kind::cancel_child:
+            step.target = *rc::gen::inRange(0, 3);
+            break;
+        case Step::Kind::executor:
+            step.hangs = *rc::gen::weightedElement<bool>({{4, false}, {1, true}});
+            break;
         case Step::Kind::generator:
             step.count = *rc::gen::inRange(1, 6);
             step.duration = milliseconds_in(1, 50);
@@ -41,7 +51,8 @@ Step draw_child_step() {
             step.duration = milliseconds_in(1, 1000);
             step.inner = milliseconds_in(1, 1000);
             break;
-        default: break;
+        default:
+            break;
     }
     return step;
 }
@@ -49,13 +60,15 @@ Step draw_child_step() {
 TaskCode draw_task(bool main) {
     TaskCode task;
     const int steps = *rc::gen::inRange(0, main ? 6 : 5);
-    for (int i = 0; i < steps; ++i) task.steps.push_back(main ? draw_main_step() : draw_child_step());
+    for (int i = 0; i < steps; ++i)
+        task.steps.push_back(main ? draw_main_step() : draw_child_step());
     task.on_cancel = *rc::gen::weightedElement<OnCancel>({{4, OnCancel::propagate},
-                                                         {1, OnCancel::swallow_and_return},
-                                                         {1, OnCancel::raise_error},
-                                                         {1, OnCancel::uncancel_and_reraise},
-                                                         {2, OnCancel::cleanup_then_reraise}});
-    if (task.on_cancel == OnCancel::cleanup_then_reraise) task.cleanup = milliseconds_in(1, 2000);
+                                                          {1, OnCancel::swallow_and_return},
+                                                          {1, OnCancel::raise_error},
+                                                          {1, OnCancel::uncancel_and_reraise},
+                                                          {2, OnCancel::cleanup_then_reraise}});
+    if (task.on_cancel == OnCancel::cleanup_then_reraise)
+        task.cleanup = milliseconds_in(1, 2000);
     task.result = *rc::gen::inRange(0, 100);
     task.raise_at_end = *rc::gen::weightedElement<bool>({{9, false}, {1, true}});
     return task;
@@ -68,14 +81,16 @@ rc::Gen<Program> programs(int max_children) {
         Program program;
         const int children = *rc::gen::inRange(0, max_children + 1);
         program.tasks.push_back(draw_task(true));
-        for (int i = 1; i <= children; ++i) program.tasks.push_back(draw_task(false));
+        for (int i = 1; i <= children; ++i)
+            program.tasks.push_back(draw_task(false));
         // Attach each child to a parent of lower index: a spawn, or a one-task group.
         for (int i = 1; i <= children; ++i) {
             const int parent = *rc::gen::inRange(0, i);
             auto& steps = program.tasks[static_cast<std::size_t>(parent)].steps;
             Step attach;
-            attach.kind = (parent > 0 && *rc::gen::weightedElement<bool>({{4, false}, {1, true}})) ? Step::Kind::group
-                                                                                                      : Step::Kind::spawn;
+            attach.kind = (parent > 0 && *rc::gen::weightedElement<bool>({{4, false}, {1, true}}))
+                              ? Step::Kind::group
+                              : Step::Kind::spawn;
             attach.target = i;
             const int position = *rc::gen::inRange(0, static_cast<int>(steps.size()) + 1);
             steps.insert(steps.begin() + position, attach);
@@ -83,20 +98,26 @@ rc::Gen<Program> programs(int max_children) {
         // SIGINTs and the external cancel fall between whole milliseconds (1 and 3 us past),
         // so they never tie with a timer.
         const int sigints = *rc::gen::weightedElement<int>({{2, 0}, {4, 1}, {4, 2}});
-        if (sigints >= 1) program.sigints.push_back(milliseconds_in(1, 8000) + std::chrono::microseconds(1));
+        // Most SIGINTs come while the program runs; some late enough to hit the executor's
+        // 300 s shutdown wait.
+        const int latest_ms = *rc::gen::weightedElement<int>({{6, 8000}, {1, 400000}});
+        if (sigints >= 1)
+            program.sigints.push_back(milliseconds_in(1, latest_ms) + std::chrono::microseconds(1));
         if (sigints == 2) {
             // Half of the second SIGINTs come soon after the first (a user pressing Ctrl-C twice).
             const bool soon = *rc::gen::arbitrary<bool>();
-            program.sigints.push_back((soon ? program.sigints[0] - std::chrono::microseconds(1) + milliseconds_in(1, 1500)
-                                            : milliseconds_in(1, 8000)) +
-                                      std::chrono::microseconds(3));
+            program.sigints.push_back(
+                (soon ? program.sigints[0] - std::chrono::microseconds(1) + milliseconds_in(1, 1500)
+                      : milliseconds_in(1, 8000)) +
+                std::chrono::microseconds(3));
             std::sort(program.sigints.begin(), program.sigints.end());
         }
         if (*rc::gen::weightedElement<bool>({{6, false}, {1, true}})) {
             program.external_cancel = milliseconds_in(1, 8000) + std::chrono::microseconds(2);
         }
         program.workers = *rc::gen::inRange(1, 4);
-        program.choices = *rc::gen::container<std::vector<std::uint64_t>>(rc::gen::arbitrary<std::uint64_t>());
+        program.choices =
+            *rc::gen::container<std::vector<std::uint64_t>>(rc::gen::arbitrary<std::uint64_t>());
         return program;
     });
 }

@@ -1,11 +1,11 @@
 // The property tests' entry point: doctest runs one TEST_CASE per property, each calling
 // rc::check(). Case counts come from RC_PARAMS (default here: 200 cases per property).
 #define DOCTEST_CONFIG_IMPLEMENT
-#include <doctest/doctest.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+
+#include <doctest/doctest.h>
 
 #include <simrun/event_loop.hpp>
 
@@ -14,7 +14,8 @@ std::string digests_of_fixed_programs(int count);
 }
 
 int main(int argc, char** argv) {
-    if (argc == 3 && std::string(argv[1]) == "--print-digests") {  // the child of the two-process test
+    if (argc == 3 &&
+        std::string(argv[1]) == "--print-digests") {  // the child of the two-process test
         simrun::set_default_log_handler([](simrun::LogLevel, const std::string&) {});
         std::fputs(props::digests_of_fixed_programs(std::atoi(argv[2])).c_str(), stdout);
         return 0;

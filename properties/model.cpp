@@ -14,18 +14,23 @@ struct Event {
 };
 
 class Model {
-public:
+  public:
     Model(const Program& program, Duration end_time) : program_(program), end_time_(end_time) {
-        for (Duration s : program.sigints) events_.push_back({s, true});
-        if (program.external_cancel) events_.push_back({*program.external_cancel, false});
-        std::sort(events_.begin(), events_.end(), [](const Event& a, const Event& b) { return a.time < b.time; });
+        for (Duration s : program.sigints)
+            events_.push_back({s, true});
+        if (program.external_cancel)
+            events_.push_back({*program.external_cancel, false});
+        std::sort(events_.begin(), events_.end(),
+                  [](const Event& a, const Event& b) { return a.time < b.time; });
         for (std::size_t i = 1; i < events_.size(); ++i) {
-            if (events_[i].time == events_[i - 1].time) undecided("two events at the same instant");
+            if (events_[i].time == events_[i - 1].time)
+                undecided("two events at the same instant");
         }
     }
 
     Prediction run() {
-        if (!result_.decided) return result_;
+        if (!result_.decided)
+            return result_;
         const TaskCode& main = program_.tasks.at(0);
         const auto& steps = main.steps;
         std::size_t i = 0;
@@ -36,12 +41,14 @@ public:
                     now_ = e->time;
                     consume();
                     if (e->sigint) {
-                        if (++interrupts_ >= 2) return keyboard_interrupt(now_, "second SIGINT while main awaited");
+                        if (++interrupts_ >= 2)
+                            return keyboard_interrupt(now_, "second SIGINT while main awaited");
                         ++requests_;
                     } else {
                         ++requests_;
                     }
-                    return cancelled(main, e->sigint ? "SIGINT while main awaited" : "external cancel");
+                    return cancelled(main,
+                                     e->sigint ? "SIGINT while main awaited" : "external cancel");
                 }
                 now_ += step.duration;
                 ++i;
@@ -49,18 +56,22 @@ public:
                 // One callback: busy and spawn steps run back to back without suspending.
                 Duration end = now_;
                 std::size_t j = i;
-                while (j < steps.size() && (steps[j].kind == Step::Kind::busy || steps[j].kind == Step::Kind::spawn)) {
-                    if (steps[j].kind == Step::Kind::busy) end += steps[j].duration;
+                while (j < steps.size() &&
+                       (steps[j].kind == Step::Kind::busy || steps[j].kind == Step::Kind::spawn)) {
+                    if (steps[j].kind == Step::Kind::busy)
+                        end += steps[j].duration;
                     ++j;
                 }
                 int pending = 0;
                 std::optional<Duration> deadline;
                 while (const Event* e = next_event_before(end + Duration(1))) {
-                    if (!e->sigint) return undecided("external cancel during a busy callback");
+                    if (!e->sigint)
+                        return undecided("external cancel during a busy callback");
                     const Duration arrived = e->time;
                     consume();
                     ++pending;
-                    if (arrivals_seen_ >= 2 && !deadline) deadline = arrived + program_.grace;
+                    if (arrivals_seen_ >= 2 && !deadline)
+                        deadline = arrived + program_.grace;
                 }
                 if (deadline && *deadline <= end) {
                     result_.outcome = Outcome::process_terminated;
@@ -71,9 +82,12 @@ public:
                 now_ = end;
                 i = j;
                 if (pending > 0) {
-                    if (i == steps.size()) return keyboard_interrupt(now_, "SIGINT handled after main finished");
+                    if (i == steps.size())
+                        return keyboard_interrupt(now_, "SIGINT handled after main finished");
                     ++interrupts_;
-                    if (pending >= 2) return keyboard_interrupt(now_, "two SIGINTs handled after a busy callback");
+                    if (pending >= 2)
+                        return keyboard_interrupt(now_,
+                                                  "two SIGINTs handled after a busy callback");
                     ++requests_;
                     return cancelled(main, "SIGINT handled after a busy callback");
                 }
@@ -81,17 +95,20 @@ public:
                 ++i;  // yield, spawn: no time passes
             }
         }
-        if (main.raise_at_end) return finished(Outcome::value_error, 0, "main raised at its end");
+        if (main.raise_at_end)
+            return finished(Outcome::value_error, 0, "main raised at its end");
         return finished(Outcome::value, main.result, "main returned");
     }
 
-private:
+  private:
     const Event* next_event_before(Duration limit) {
-        if (next_ < events_.size() && events_[next_].time < limit) return &events_[next_];
+        if (next_ < events_.size() && events_[next_].time < limit)
+            return &events_[next_];
         return nullptr;
     }
     void consume() {
-        if (events_[next_].sigint) ++arrivals_seen_;
+        if (events_[next_].sigint)
+            ++arrivals_seen_;
         ++next_;
     }
 
@@ -154,7 +171,8 @@ private:
                 if (const Event* e = next_event_before(now_ + main.cleanup)) {
                     now_ = e->time;
                     consume();
-                    if (e->sigint && ++interrupts_ >= 2) return keyboard_interrupt(now_, why + "; second SIGINT during clean-up");
+                    if (e->sigint && ++interrupts_ >= 2)
+                        return keyboard_interrupt(now_, why + "; second SIGINT during clean-up");
                     ++requests_;  // the clean-up's sleep is cancelled: main ends cancelled
                     return main_cancelled(why + "; cancelled again during clean-up");
                 }
@@ -170,14 +188,16 @@ private:
     std::vector<Event> events_;
     std::size_t next_ = 0;
     Duration now_{};
-    int interrupts_ = 0;    // SIGINTs handled by the Runner while main was not done
-    int requests_ = 0;      // cancel requests on main
+    int interrupts_ = 0;     // SIGINTs handled by the Runner while main was not done
+    int requests_ = 0;       // cancel requests on main
     int arrivals_seen_ = 0;  // SIGINT arrivals since the handler was installed
     Prediction result_;
 };
 
 }  // namespace
 
-Prediction predict(const Program& program, Duration end_time) { return Model(program, end_time).run(); }
+Prediction predict(const Program& program, Duration end_time) {
+    return Model(program, end_time).run();
+}
 
 }  // namespace props

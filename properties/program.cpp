@@ -11,11 +11,16 @@ namespace {
 
 const char* on_cancel_name(OnCancel policy) {
     switch (policy) {
-        case OnCancel::propagate: return "propagate";
-        case OnCancel::swallow_and_return: return "swallow_and_return";
-        case OnCancel::raise_error: return "raise_error";
-        case OnCancel::uncancel_and_reraise: return "uncancel_and_reraise";
-        case OnCancel::cleanup_then_reraise: return "cleanup_then_reraise";
+        case OnCancel::propagate:
+            return "propagate";
+        case OnCancel::swallow_and_return:
+            return "swallow_and_return";
+        case OnCancel::raise_error:
+            return "raise_error";
+        case OnCancel::uncancel_and_reraise:
+            return "uncancel_and_reraise";
+        case OnCancel::cleanup_then_reraise:
+            return "cleanup_then_reraise";
     }
     return "?";
 }
@@ -38,14 +43,16 @@ struct Env {
 std::string task_name(Env& env, int index) {
     int& times = env.spawned_times[index];
     std::string name = "t" + std::to_string(index);
-    if (times++ > 0) name += "." + std::to_string(times);
+    if (times++ > 0)
+        name += "." + std::to_string(times);
     return name;
 }
 
 /// After an await that a cancellation may have "absorbed" (the awaited task swallowed it), a
 /// well-behaved task checks whether it is being cancelled.
 void stop_if_cancelling() {
-    if (current_task().cancelling() > 0) throw CancelledError("stopping: cancellation requested");
+    if (current_task().cancelling() > 0)
+        throw CancelledError("stopping: cancellation requested");
 }
 
 Coro<int> run_task(Env* env, int index);
@@ -80,19 +87,22 @@ AsyncGen<int> numbers(Env* env, int id, int count, Duration pause) {
         }
     }
     ++env->observed.generator_cleanups_completed[id];
-    if (error) std::rethrow_exception(error);
+    if (error)
+        std::rethrow_exception(error);
     (void)closing;
 }
 
-Coro<void> sleep_for(Duration d) { co_await sleep(d); }
+Coro<void> sleep_for(Duration d) {
+    co_await sleep(d);
+}
 
 Coro<void> checked_sleep(Env* env, Duration d) {
     EventLoop& loop = get_running_loop();
     const Duration start = loop.time();
     co_await sleep(d);
     if (loop.time() < start + d) {
-        env->observed.timing_violations.push_back("sleep(" + ms(d) + ") from " + ms(start) + " woke at " +
-                                                  ms(loop.time()));
+        env->observed.timing_violations.push_back("sleep(" + ms(d) + ") from " + ms(start) +
+                                                  " woke at " + ms(loop.time()));
     }
 }
 
@@ -100,10 +110,12 @@ Coro<void> group_body(Env* env, int first, int second, TaskGroup& group) {
     const auto size = static_cast<int>(env->program.tasks.size());
     // A task group takes every error of its tasks itself (into its ExceptionGroup).
     if (first > 0 && first < size) {
-        env->collected.insert(group.create_task(run_task(env, first), {.name = task_name(*env, first)}).name());
+        env->collected.insert(
+            group.create_task(run_task(env, first), {.name = task_name(*env, first)}).name());
     }
     if (second > 0 && second < size) {
-        env->collected.insert(group.create_task(run_task(env, second), {.name = task_name(*env, second)}).name());
+        env->collected.insert(
+            group.create_task(run_task(env, second), {.name = task_name(*env, second)}).name());
     }
     co_return;
 }
@@ -123,7 +135,8 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
             break;
         case Step::Kind::spawn:
             if (step.target > self && step.target < size) {
-                children.push_back(create_task(run_task(env, step.target), {.name = task_name(*env, step.target)}));
+                children.push_back(create_task(run_task(env, step.target),
+                                               {.name = task_name(*env, step.target)}));
             }
             break;
         case Step::Kind::await_child:
@@ -136,7 +149,8 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
                 try {
                     co_await child;
                 } catch (const CancelledError&) {
-                    if (current_task().cancelling() > 0) throw;
+                    if (current_task().cancelling() > 0)
+                        throw;
                 } catch (const std::exception&) {
                 }
                 stop_if_cancelling();
@@ -145,7 +159,8 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
         case Step::Kind::gather: {
             // With return_exceptions, gather looks at every child's outcome once all are done,
             // even when the gather itself was cancelled meanwhile (asyncio does the same).
-            for (const Task<int>& child : children) env->collected.insert(child.name());
+            for (const Task<int>& child : children)
+                env->collected.insert(child.name());
             co_await gather(children, return_exceptions);
             stop_if_cancelling();
             break;
@@ -155,23 +170,29 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
                 Task<int>& child = children[static_cast<std::size_t>(step.target)];
                 // As in asyncio, cancel() of a task that already failed counts as looking at its
                 // error: it will not be reported as never retrieved.
-                if (child.done()) env->collected.insert(child.name());
+                if (child.done())
+                    env->collected.insert(child.name());
                 child.cancel();
             }
             break;
         case Step::Kind::raise:
             throw ValueError("step raised");
         case Step::Kind::executor:
-            co_await get_running_loop().run_in_executor([] { return 1; }, step.hangs ? "hang" : "job");
+            co_await get_running_loop().run_in_executor([] { return 1; },
+                                                        step.hangs ? "hang" : "job");
             break;
         case Step::Kind::generator: {
-            AsyncGen<int> generator = numbers(env, env->next_generator++, step.count, step.duration);
+            AsyncGen<int> generator =
+                numbers(env, env->next_generator++, step.count, step.duration);
             int seen = 0;
             while (std::optional<int> value = co_await generator.next()) {
-                if (++seen * 2 > step.count + 1) break;  // stop half-way: the rest is closed below
+                if (++seen * 2 > step.count + 1)
+                    break;  // stop half-way: the rest is closed below
             }
-            if (step.target == 1) co_await generator.aclose();
-            if (step.target == 2) held.push_back(std::move(generator));  // dropped when the task ends
+            if (step.target == 1)
+                co_await generator.aclose();
+            if (step.target == 2)
+                held.push_back(std::move(generator));  // dropped when the task ends
             break;  // target 0: dropped here; the loop's finalizer hook closes it
         }
         case Step::Kind::timeout:
@@ -183,13 +204,14 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
         case Step::Kind::group: {
             std::exception_ptr group_error;
             try {
-                co_await task_group([env, first = step.target, second = step.target2](TaskGroup& group) {
-                    return group_body(env, first, second, group);
-                });
+                co_await task_group(
+                    [env, first = step.target, second = step.target2](TaskGroup& group) {
+                        return group_body(env, first, second, group);
+                    });
             } catch (const ExceptionGroup&) {
                 group_error = std::current_exception();
             }
-            (void)group_error;  // the group retrieved its tasks' errors itself
+            (void)group_error;     // the group retrieved its tasks' errors itself
             stop_if_cancelling();  // the group re-cancels its parent if it was being cancelled
             break;
         }
@@ -202,8 +224,10 @@ Coro<int> task_body(Env* env, int index) {
     std::vector<AsyncGen<int>> held;
     std::exception_ptr cancelled;
     try {
-        for (const Step& step : code.steps) co_await run_step(env, step, index, children, held);
-        if (code.raise_at_end) throw ValueError("task raised at its end");
+        for (const Step& step : code.steps)
+            co_await run_step(env, step, index, children, held);
+        if (code.raise_at_end)
+            throw ValueError("task raised at its end");
         co_return code.result;
     } catch (const CancelledError&) {
         cancelled = std::current_exception();
@@ -243,14 +267,16 @@ Coro<void> cancel_main_at(TaskRef main, Duration when) {
 
 Coro<int> main_task(Env* env) {
     if (env->program.external_cancel) {
-        create_task(cancel_main_at(current_task(), *env->program.external_cancel), {.name = "canceller"});
+        create_task(cancel_main_at(current_task(), *env->program.external_cancel),
+                    {.name = "canceller"});
     }
     co_return co_await run_task(env, 0);
 }
 
 std::string task_name_in(const std::string& description) {
     auto start = description.find("name='");
-    if (start == std::string::npos) return {};
+    if (start == std::string::npos)
+        return {};
     start += 6;
     return description.substr(start, description.find('\'', start) - start);
 }
@@ -259,13 +285,20 @@ std::string task_name_in(const std::string& description) {
 
 const char* outcome_name(Observation::Outcome outcome) {
     switch (outcome) {
-        case Observation::Outcome::value: return "value";
-        case Observation::Outcome::keyboard_interrupt: return "KeyboardInterrupt";
-        case Observation::Outcome::cancelled: return "CancelledError";
-        case Observation::Outcome::value_error: return "ValueError";
-        case Observation::Outcome::process_terminated: return "ProcessTerminated";
-        case Observation::Outcome::deadlock: return "DeadlockError";
-        case Observation::Outcome::other: return "other";
+        case Observation::Outcome::value:
+            return "value";
+        case Observation::Outcome::keyboard_interrupt:
+            return "KeyboardInterrupt";
+        case Observation::Outcome::cancelled:
+            return "CancelledError";
+        case Observation::Outcome::value_error:
+            return "ValueError";
+        case Observation::Outcome::process_terminated:
+            return "ProcessTerminated";
+        case Observation::Outcome::deadlock:
+            return "DeadlockError";
+        case Observation::Outcome::other:
+            return "other";
     }
     return "?";
 }
@@ -273,36 +306,67 @@ const char* outcome_name(Observation::Outcome outcome) {
 std::ostream& operator<<(std::ostream& out, const Program& program) {
     for (std::size_t i = 0; i < program.tasks.size(); ++i) {
         const TaskCode& task = program.tasks[i];
-        out << (i == 0 ? "main" : "t" + std::to_string(i)) << " [on cancel: " << on_cancel_name(task.on_cancel);
-        if (task.on_cancel == OnCancel::cleanup_then_reraise) out << " " << ms(task.cleanup);
-        out << (task.raise_at_end ? ", raises at end" : ", returns " + std::to_string(task.result)) << "]:";
+        out << (i == 0 ? "main" : "t" + std::to_string(i))
+            << " [on cancel: " << on_cancel_name(task.on_cancel);
+        if (task.on_cancel == OnCancel::cleanup_then_reraise)
+            out << " " << ms(task.cleanup);
+        out << (task.raise_at_end ? ", raises at end" : ", returns " + std::to_string(task.result))
+            << "]:";
         for (const Step& step : task.steps) {
             out << " ";
             switch (step.kind) {
-                case Step::Kind::sleep: out << "sleep(" << ms(step.duration) << ")"; break;
-                case Step::Kind::yield: out << "yield"; break;
-                case Step::Kind::busy: out << "busy(" << ms(step.duration) << ")"; break;
-                case Step::Kind::spawn: out << "spawn(t" << step.target << ")"; break;
-                case Step::Kind::await_child: out << "await(child " << step.target << ")"; break;
-                case Step::Kind::gather: out << "gather"; break;
-                case Step::Kind::cancel_child: out << "cancel(child " << step.target << ")"; break;
-                case Step::Kind::raise: out << "raise"; break;
-                case Step::Kind::executor: out << (step.hangs ? "executor(hangs)" : "executor"); break;
+                case Step::Kind::sleep:
+                    out << "sleep(" << ms(step.duration) << ")";
+                    break;
+                case Step::Kind::yield:
+                    out << "yield";
+                    break;
+                case Step::Kind::busy:
+                    out << "busy(" << ms(step.duration) << ")";
+                    break;
+                case Step::Kind::spawn:
+                    out << "spawn(t" << step.target << ")";
+                    break;
+                case Step::Kind::await_child:
+                    out << "await(child " << step.target << ")";
+                    break;
+                case Step::Kind::gather:
+                    out << "gather";
+                    break;
+                case Step::Kind::cancel_child:
+                    out << "cancel(child " << step.target << ")";
+                    break;
+                case Step::Kind::raise:
+                    out << "raise";
+                    break;
+                case Step::Kind::executor:
+                    out << (step.hangs ? "executor(hangs)" : "executor");
+                    break;
                 case Step::Kind::generator:
                     out << "generator(" << step.count << " x " << ms(step.duration)
-                        << (step.target == 1 ? ", aclose" : step.target == 2 ? ", hold" : ", drop") << ")";
+                        << (step.target == 1   ? ", aclose"
+                            : step.target == 2 ? ", hold"
+                                               : ", drop")
+                        << ")";
                     break;
-                case Step::Kind::timeout: out << "timeout(" << ms(step.duration) << ", sleep " << ms(step.inner) << ")"; break;
-                case Step::Kind::group: out << "group(t" << step.target << ", t" << step.target2 << ")"; break;
+                case Step::Kind::timeout:
+                    out << "timeout(" << ms(step.duration) << ", sleep " << ms(step.inner) << ")";
+                    break;
+                case Step::Kind::group:
+                    out << "group(t" << step.target << ", t" << step.target2 << ")";
+                    break;
             }
         }
         out << "\n";
     }
     out << "SIGINT at:";
-    for (Duration d : program.sigints) out << " " << ms(d);
-    if (program.external_cancel) out << "; main cancelled by another task at " << ms(*program.external_cancel);
+    for (Duration d : program.sigints)
+        out << " " << ms(d);
+    if (program.external_cancel)
+        out << "; main cancelled by another task at " << ms(*program.external_cancel);
     out << "; workers " << program.workers << "; choices [";
-    for (std::size_t i = 0; i < program.choices.size(); ++i) out << (i ? " " : "") << program.choices[i];
+    for (std::size_t i = 0; i < program.choices.size(); ++i)
+        out << (i ? " " : "") << program.choices[i];
     out << "]";
     return out;
 }
@@ -328,7 +392,8 @@ Observation execute(const Program& program) {
     runner_options.sigint_grace_period = program.grace;
     runner_options.loop_factory = [&] {
         loop = std::make_shared<sim::SimLoop>(options);
-        for (Duration when : program.sigints) loop->fake_signals().schedule_at(when, SIGINT);
+        for (Duration when : program.sigints)
+            loop->fake_signals().schedule_at(when, SIGINT);
         loop->set_log_handler([&observed, raw = loop.get()](LogLevel, const std::string& line) {
             if (line.find("The executor did not finishing joining") != std::string::npos) {
                 observed.executor_warnings.push_back(raw->time());
@@ -339,8 +404,10 @@ Observation execute(const Program& program) {
                 ++observed.destroyed_pending_reports;
             } else if (context.message.find("exception was never retrieved") != std::string::npos) {
                 auto found = context.details.find("future");
-                if (found != context.details.end()) ++observed.reported[task_name_in(found->second)];
-            } else if (context.message == "unhandled exception during asyncio.run() shutdown" && context.task) {
+                if (found != context.details.end())
+                    ++observed.reported[task_name_in(found->second)];
+            } else if (context.message == "unhandled exception during asyncio.run() shutdown" &&
+                       context.task) {
                 ++observed.reported["shutdown:" + context.task.name()];
             }
         });
@@ -379,22 +446,28 @@ Observation execute(const Program& program) {
         Duration last{};
         int installs = 0;
         for (const sim::TraceEntry& entry : loop->trace().entries()) {
-            if (entry.time < last) observed.time_monotonic = false;
+            if (entry.time < last)
+                observed.time_monotonic = false;
             last = entry.time;
-            if (entry.kind == "executor" && entry.text == "join requested" && !observed.executor_join_started) {
+            if (entry.kind == "executor" && entry.text == "join requested" &&
+                !observed.executor_join_started) {
                 observed.executor_join_started = entry.time;
             }
-            if (entry.kind == "signal" && entry.text == "SIGINT handled") observed.last_sigint_handled = entry.time;
-            if (entry.kind == "signal" && entry.text == "handler installed for SIGINT" && ++installs == 2) {
+            if (entry.kind == "signal" && entry.text == "SIGINT handled")
+                observed.last_sigint_handled = entry.time;
+            if (entry.kind == "signal" && entry.text == "handler installed for SIGINT" &&
+                ++installs == 2) {
                 observed.close_started = entry.time;
             }
-            if (entry.kind == "signal" && entry.text == "SIGINT arrived" && installs >= 2) observed.close_interrupted = true;
+            if (entry.kind == "signal" && entry.text == "SIGINT arrived" && installs >= 2)
+                observed.close_interrupted = true;
         }
         const auto& entries = loop->trace().entries();
         std::size_t first = entries.size() > 25 ? entries.size() - 25 : 0;
         observed.trace_excerpt = loop->trace().format(first, 25);
     }
-    for (const std::string& name : env.collected) observed.retrieved[name] = 1;
+    for (const std::string& name : env.collected)
+        observed.retrieved[name] = 1;
     return observed;
 }
 

@@ -41,10 +41,10 @@ struct Step {
         cancel_child,  ///< cancel the `target`-th child
         raise,         ///< throw ValueError
         executor,      ///< await run_in_executor (named "hang" when `hangs`)
-        generator,     ///< iterate an async generator half-way (`count` items, `duration` apart), then
-                       ///< drop it (target 0), aclose() it (1), or hold it until the task ends (2)
-        timeout,       ///< timeout(duration, sleep(inner)) catching TimeoutError
-        group,         ///< task_group spawning tasks[target] and tasks[target2]
+        generator,  ///< iterate an async generator half-way (`count` items, `duration` apart), then
+                    ///< drop it (target 0), aclose() it (1), or hold it until the task ends (2)
+        timeout,    ///< timeout(duration, sleep(inner)) catching TimeoutError
+        group,      ///< task_group spawning tasks[target] and tasks[target2]
     };
     Kind kind = Kind::yield;
     Duration duration{};
@@ -86,14 +86,22 @@ std::string describe(const Program& program);
 
 /// What happened while a program ran.
 struct Observation {
-    enum class Outcome { value, keyboard_interrupt, cancelled, value_error, process_terminated, deadlock, other };
+    enum class Outcome {
+        value,
+        keyboard_interrupt,
+        cancelled,
+        value_error,
+        process_terminated,
+        deadlock,
+        other
+    };
     Outcome outcome = Outcome::other;
     int value = 0;
     std::string other_error;
-    Duration end_time{};                      ///< loop time after run() returned or threw
+    Duration end_time{};                          ///< loop time after run() returned or threw
     std::optional<Duration> last_sigint_handled;  ///< virtual time of the last SIGINT handler run
-    std::optional<Duration> close_started;        ///< when Runner::close() began (its handler install)
-    bool close_interrupted = false;               ///< a SIGINT arrived while close() ran
+    std::optional<Duration> close_started;  ///< when Runner::close() began (its handler install)
+    bool close_interrupted = false;         ///< a SIGINT arrived while close() ran
     std::uint64_t digest = 0;
     std::int64_t frames_after = 0;
     bool loop_closed = false;
@@ -111,7 +119,7 @@ struct Observation {
     // executor
     bool executor_shut_down = true;
     std::optional<Duration> executor_join_started;
-    std::vector<Duration> executor_warnings;     ///< times of the timeout warning
+    std::vector<Duration> executor_warnings;  ///< times of the timeout warning
     std::size_t hung_jobs = 0;
     // timing
     std::vector<std::string> timing_violations;  ///< "sleep 5ms woke at ... (early)"

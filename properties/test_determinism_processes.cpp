@@ -1,8 +1,5 @@
 // Determinism across processes: the same programs run in a child process (this binary, started
 // again with --print-digests) give the same trace digests as in this process.
-#include <doctest/doctest.h>
-#include <rapidcheck.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +9,9 @@
 #include <string>
 #include <vector>
 
+#include <doctest/doctest.h>
+#include <rapidcheck.h>
+
 #include "generators.hpp"
 
 namespace props {
@@ -20,7 +20,8 @@ namespace props {
 std::string digests_of_fixed_programs(int count) {
     std::ostringstream out;
     for (int i = 0; i < count; ++i) {
-        const Program program = programs()(rc::Random(static_cast<std::uint64_t>(1000 + i)), 50).value();
+        const Program program =
+            programs()(rc::Random(static_cast<std::uint64_t>(1000 + i)), 50).value();
         out << execute(program).digest << "\n";
     }
     return out.str();
@@ -36,12 +37,14 @@ TEST_CASE("property: the same programs give the same trace digests in two proces
         std::array<char, 4096> self{};
         const ssize_t length = ::readlink("/proc/self/exe", self.data(), self.size() - 1);
         REQUIRE(length > 0);
-        const std::string command = "'" + std::string(self.data(), static_cast<std::size_t>(length)) +
+        const std::string command = "'" +
+                                    std::string(self.data(), static_cast<std::size_t>(length)) +
                                     "' --print-digests " + std::to_string(count);
         std::FILE* child = ::popen(command.c_str(), "r");
         REQUIRE(child != nullptr);
         std::array<char, 256> buffer{};
-        while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), child) != nullptr) there += buffer.data();
+        while (std::fgets(buffer.data(), static_cast<int>(buffer.size()), child) != nullptr)
+            there += buffer.data();
         REQUIRE(::pclose(child) == 0);
     }
     CHECK(std::count(here.begin(), here.end(), '\n') == count);

@@ -1,12 +1,12 @@
 // A stateful (model-based) test of the Runner's lifecycle: random sequences of run() (returning,
 // throwing, interrupted by SIGINT, with an explicit context, nested inside a running loop),
 // get_loop(), close() and destruction, each checked against a model of SEMANTICS.md section 1.
+#include <csignal>
+#include <memory>
+
 #include <doctest/doctest.h>
 #include <rapidcheck.h>
 #include <rapidcheck/state.h>
-
-#include <csignal>
-#include <memory>
 
 #include <simrun/sim/sim.hpp>
 #include <simrun/simrun.hpp>
@@ -20,7 +20,7 @@ ContextVar<int> shared_value("shared_value", 0);
 struct Model {
     enum class State { created, initialized, closed };
     State state = State::created;
-    int loops_made = 0;   // loops the factory made for the current runner
+    int loops_made = 0;     // loops the factory made for the current runner
     int context_value = 0;  // shared_value in the runner's context
 };
 
@@ -49,7 +49,8 @@ void initialise(Model& model) {
 
 void check_loops(const Model& model, const System& system) {
     RC_ASSERT(static_cast<int>(system.loops.size()) == model.loops_made);
-    if (!system.loops.empty()) RC_ASSERT(system.loops.back()->is_closed() == (model.state == Model::State::closed));
+    if (!system.loops.empty())
+        RC_ASSERT(system.loops.back()->is_closed() == (model.state == Model::State::closed));
 }
 
 template <class F>
@@ -72,7 +73,8 @@ Coro<int> swap_value(int value) {
 struct RunReturning : Command {
     int value = *rc::gen::inRange(1, 1000);
     void apply(Model& model) const override {
-        if (model.state == Model::State::closed) return;
+        if (model.state == Model::State::closed)
+            return;
         initialise(model);
         model.context_value = value;
     }
@@ -97,7 +99,8 @@ Coro<int> fail() {
 
 struct RunThrowing : Command {
     void apply(Model& model) const override {
-        if (model.state != Model::State::closed) initialise(model);
+        if (model.state != Model::State::closed)
+            initialise(model);
     }
     void run(const Model& model, System& system) const override {
         if (model.state == Model::State::closed) {
@@ -119,7 +122,8 @@ Coro<int> wait_forever() {
 
 struct RunInterrupted : Command {
     void apply(Model& model) const override {
-        if (model.state != Model::State::closed) initialise(model);
+        if (model.state != Model::State::closed)
+            initialise(model);
     }
     void run(const Model& model, System& system) const override {
         if (model.state == Model::State::closed) {
@@ -145,7 +149,8 @@ struct RunInterrupted : Command {
 struct RunWithContext : Command {
     int value = *rc::gen::inRange(1000, 2000);
     void apply(Model& model) const override {
-        if (model.state != Model::State::closed) initialise(model);  // the shared context is untouched
+        if (model.state != Model::State::closed)
+            initialise(model);  // the shared context is untouched
     }
     void run(const Model& model, System& system) const override {
         Context context;
@@ -160,21 +165,26 @@ struct RunWithContext : Command {
         apply(next);
         check_loops(next, system);
     }
-    void show(std::ostream& out) const override { out << "run(explicit context with " << value << ")"; }
+    void show(std::ostream& out) const override {
+        out << "run(explicit context with " << value << ")";
+    }
 };
 
 Coro<int> nested_run(Runner* runner) {
     try {
         runner->run(swap_value(-1));
     } catch (const RuntimeError& e) {
-        co_return std::string(e.what()) == "Runner.run() cannot be called from a running event loop" ? 1 : 0;
+        co_return std::string(e.what()) == "Runner.run() cannot be called from a running event loop"
+            ? 1
+            : 0;
     }
     co_return 0;
 }
 
 struct RunNestedMisuse : Command {
     void apply(Model& model) const override {
-        if (model.state != Model::State::closed) initialise(model);
+        if (model.state != Model::State::closed)
+            initialise(model);
     }
     void run(const Model& model, System& system) const override {
         if (model.state == Model::State::closed) {
@@ -187,12 +197,15 @@ struct RunNestedMisuse : Command {
         apply(next);
         check_loops(next, system);
     }
-    void show(std::ostream& out) const override { out << "run(calls run() inside the running loop)"; }
+    void show(std::ostream& out) const override {
+        out << "run(calls run() inside the running loop)";
+    }
 };
 
 struct GetLoop : Command {
     void apply(Model& model) const override {
-        if (model.state != Model::State::closed) initialise(model);
+        if (model.state != Model::State::closed)
+            initialise(model);
     }
     void run(const Model& model, System& system) const override {
         if (model.state == Model::State::closed) {
@@ -210,7 +223,8 @@ struct GetLoop : Command {
 
 struct Close : Command {
     void apply(Model& model) const override {
-        if (model.state == Model::State::initialized) model.state = Model::State::closed;
+        if (model.state == Model::State::initialized)
+            model.state = Model::State::closed;
     }
     void run(const Model& model, System& system) const override {
         system.runner->close();  // never throws here: a never-used or closed runner is left alone
@@ -226,7 +240,8 @@ struct Destroy : Command {
     void run(const Model& model, System& system) const override {
         std::shared_ptr<sim::SimLoop> last = system.loops.empty() ? nullptr : system.loops.back();
         system.runner.reset();  // the destructor closes
-        if (last) RC_ASSERT(last->is_closed());
+        if (last)
+            RC_ASSERT(last->is_closed());
         (void)model;
         system.make_runner();
         RC_ASSERT(system.loops.empty());  // a new runner makes nothing until used
@@ -236,15 +251,19 @@ struct Destroy : Command {
 
 }  // namespace
 
-TEST_CASE("property: the Runner's lifecycle follows the model through random sequences of run, get_loop, close and destroy") {
+TEST_CASE(
+    "property: the Runner's lifecycle follows the model through random sequences of run, get_loop, "
+    "close and destroy") {
     CHECK(rc::check("runner lifecycle", [] {
         const std::int64_t frames = detail::live_coroutine_frames();
         {
             System system;
             system.make_runner();
-            rc::state::check(Model{}, system,
-                             rc::state::gen::execOneOfWithArgs<RunReturning, RunThrowing, RunInterrupted, RunWithContext,
-                                                               RunNestedMisuse, GetLoop, Close, Destroy>());
+            rc::state::check(
+                Model{}, system,
+                rc::state::gen::execOneOfWithArgs<RunReturning, RunThrowing, RunInterrupted,
+                                                  RunWithContext, RunNestedMisuse, GetLoop, Close,
+                                                  Destroy>());
         }
         RC_ASSERT(detail::live_coroutine_frames() == frames);
     }));

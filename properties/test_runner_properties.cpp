@@ -13,39 +13,47 @@ namespace {
 
 /// True if close() ran to its end (no SIGINT during it, process not ended).
 bool clean_shutdown(const Observation& observed) {
-    return !observed.close_interrupted && observed.outcome != Observation::Outcome::process_terminated;
+    return !observed.close_interrupted &&
+           observed.outcome != Observation::Outcome::process_terminated;
 }
 
 void log_case(const Program& program, const Observation& observed) {
     RC_LOG() << "outcome: " << outcome_name(observed.outcome) << " value " << observed.value
-             << (observed.other_error.empty() ? "" : " error: " + observed.other_error) << "\nend time "
-             << simrun::sim::format_time(observed.end_time) << "\ntrace tail:\n"
+             << (observed.other_error.empty() ? "" : " error: " + observed.other_error)
+             << "\nend time " << simrun::sim::format_time(observed.end_time) << "\ntrace tail:\n"
              << observed.trace_excerpt << "\n";
     (void)program;
 }
 
 }  // namespace
 
-TEST_CASE("property: run() ends exactly as the reference model predicts, a second SIGINT ending it at its arrival") {
+TEST_CASE(
+    "property: run() ends exactly as the reference model predicts, a second SIGINT ending it at "
+    "its arrival") {
     CHECK(rc::check("outcome matches the model", [] {
         const Program program = *programs();
         const Observation observed = execute(program);
         const Prediction predicted = predict(program, observed.end_time);
         log_case(program, observed);
-        RC_LOG() << "model: " << (predicted.decided ? outcome_name(predicted.outcome) : "undecided") << " ("
-                 << predicted.why << ")\n";
+        RC_LOG() << "model: " << (predicted.decided ? outcome_name(predicted.outcome) : "undecided")
+                 << " (" << predicted.why << ")\n";
         RC_TAG(predicted.decided ? outcome_name(predicted.outcome) : "undecided");
-        if (!predicted.decided) return;
+        if (!predicted.decided)
+            return;
         RC_ASSERT(observed.outcome == predicted.outcome);
-        if (predicted.outcome == Observation::Outcome::value) RC_ASSERT(observed.value == predicted.value);
+        if (predicted.outcome == Observation::Outcome::value)
+            RC_ASSERT(observed.value == predicted.value);
         if (predicted.at && predicted.outcome == Observation::Outcome::keyboard_interrupt) {
             RC_ASSERT(observed.last_sigint_handled == predicted.at);
         }
-        if (predicted.outcome == Observation::Outcome::process_terminated) RC_ASSERT(observed.end_time == *predicted.at);
+        if (predicted.outcome == Observation::Outcome::process_terminated)
+            RC_ASSERT(observed.end_time == *predicted.at);
     }));
 }
 
-TEST_CASE("property: after close() the loop is closed, nothing is pending, every generator's clean-up ran once, no frame is alive, the executor is shut down") {
+TEST_CASE(
+    "property: after close() the loop is closed, nothing is pending, every generator's clean-up "
+    "ran once, no frame is alive, the executor is shut down") {
     CHECK(rc::check("clean shutdown", [] {
         const Program program = *programs();
         const Observation observed = execute(program);
@@ -55,17 +63,20 @@ TEST_CASE("property: after close() the loop is closed, nothing is pending, every
         RC_ASSERT(observed.loop_closed);
         RC_ASSERT(observed.frames_after == 0);
         RC_ASSERT(observed.executor_shut_down);
-        for (const auto& [generator, cleanups] : observed.generator_cleanups) RC_ASSERT(cleanups <= 1);
+        for (const auto& [generator, cleanups] : observed.generator_cleanups)
+            RC_ASSERT(cleanups <= 1);
         RC_TAG(clean_shutdown(observed) ? "clean shutdown" : "shutdown interrupted");
-        if (!clean_shutdown(observed)) return;
+        if (!clean_shutdown(observed))
+            return;
         RC_ASSERT(observed.destroyed_pending_reports == 0U);
         const auto count = [](const std::map<int, int>& counts, int generator) {
             auto found = counts.find(generator);
             return found == counts.end() ? 0 : found->second;
         };
         for (int generator : observed.generators_started) {
-            RC_LOG() << "generator " << generator << ": clean-up entered " << count(observed.generator_cleanups, generator)
-                     << ", completed " << count(observed.generator_cleanups_completed, generator) << ", interrupted "
+            RC_LOG() << "generator " << generator << ": clean-up entered "
+                     << count(observed.generator_cleanups, generator) << ", completed "
+                     << count(observed.generator_cleanups_completed, generator) << ", interrupted "
                      << count(observed.generator_cleanups_interrupted, generator) << "\n";
             RC_ASSERT(count(observed.generator_cleanups, generator) == 1);
             // It ends: completed, or cut off by a cancellation (as any awaiting clean-up can be
@@ -82,17 +93,20 @@ TEST_CASE("property: every task exception is retrieved by the program or reporte
         const Program program = *programs();
         const Observation observed = execute(program);
         log_case(program, observed);
-        if (!clean_shutdown(observed)) return;
+        if (!clean_shutdown(observed))
+            return;
         for (const std::string& task : observed.failed_tasks) {
-            if (task == "Task-1") continue;  // the main task: run() rethrows its error
+            if (task == "Task-1")
+                continue;  // the main task: run() rethrows its error
             const auto count = [&](const std::string& key) {
                 auto found = observed.reported.find(key);
                 return found == observed.reported.end() ? 0 : found->second;
             };
             const int never_retrieved = count(task);
             const int at_shutdown = count("shutdown:" + task);
-            RC_LOG() << task << ": never-retrieved reports " << never_retrieved << ", shutdown reports " << at_shutdown
-                     << ", collected " << observed.retrieved.count(task) << "\n";
+            RC_LOG() << task << ": never-retrieved reports " << never_retrieved
+                     << ", shutdown reports " << at_shutdown << ", collected "
+                     << observed.retrieved.count(task) << "\n";
             RC_ASSERT(never_retrieved <= 1);
             RC_ASSERT(at_shutdown <= 1);
             if (observed.retrieved.count(task) > 0) {
@@ -104,7 +118,9 @@ TEST_CASE("property: every task exception is retrieved by the program or reporte
     }));
 }
 
-TEST_CASE("property: the executor warning appears if and only if a job outlives the shutdown timeout, at exactly that time") {
+TEST_CASE(
+    "property: the executor warning appears if and only if a job outlives the shutdown timeout, at "
+    "exactly that time") {
     CHECK(rc::check("executor timeout warning", [] {
         const Program program = *programs();
         const Observation observed = execute(program);
@@ -113,7 +129,8 @@ TEST_CASE("property: the executor warning appears if and only if a job outlives 
         if (!observed.executor_warnings.empty()) {
             RC_ASSERT(observed.executor_join_started.has_value());
             RC_ASSERT(observed.hung_jobs > 0U);
-            RC_ASSERT(observed.executor_warnings.front() == *observed.executor_join_started + program.executor_timeout);
+            RC_ASSERT(observed.executor_warnings.front() ==
+                      *observed.executor_join_started + program.executor_timeout);
         }
         if (clean_shutdown(observed) && observed.executor_join_started && observed.hung_jobs > 0) {
             RC_ASSERT(observed.executor_warnings.size() == 1U);
@@ -122,13 +139,15 @@ TEST_CASE("property: the executor warning appears if and only if a job outlives 
     }));
 }
 
-TEST_CASE("property: virtual time never goes backwards and no timer fires early, even with late timers") {
+TEST_CASE(
+    "property: virtual time never goes backwards and no timer fires early, even with late timers") {
     CHECK(rc::check("time", [] {
         Program program = *programs();
         program.max_lateness = std::chrono::milliseconds(*rc::gen::inRange(0, 50));
         const Observation observed = execute(program);
         log_case(program, observed);
-        for (const std::string& violation : observed.timing_violations) RC_LOG() << violation << "\n";
+        for (const std::string& violation : observed.timing_violations)
+            RC_LOG() << violation << "\n";
         RC_ASSERT(observed.time_monotonic);
         RC_ASSERT(observed.timing_violations.empty());
     }));

@@ -1,13 +1,13 @@
 #pragma once
 // Helpers shared by the unit tests.
 
-#include <doctest/doctest.h>
-
 #include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include <simrun/sim/sim.hpp>
 #include <simrun/simrun.hpp>
@@ -16,20 +16,24 @@ namespace test_support {
 
 /// Collects the log lines of a loop (warnings included).
 class LogCapture {
-public:
+  public:
     void attach(simrun::EventLoop& loop) {
-        loop.set_log_handler([this](simrun::LogLevel level, const std::string& line) { lines.emplace_back(level, line); });
+        loop.set_log_handler([this](simrun::LogLevel level, const std::string& line) {
+            lines.emplace_back(level, line);
+        });
     }
     /// Number of lines containing `text`.
     std::size_t count(std::string_view text) const {
         std::size_t n = 0;
-        for (const auto& [level, line] : lines) n += line.find(text) != std::string::npos ? 1 : 0;
+        for (const auto& [level, line] : lines)
+            n += line.find(text) != std::string::npos ? 1 : 0;
         return n;
     }
     bool contains(std::string_view text) const { return count(text) > 0; }
     std::string all() const {
         std::string text;
-        for (const auto& [level, line] : lines) text += line + "\n";
+        for (const auto& [level, line] : lines)
+            text += line + "\n";
         return text;
     }
     std::vector<std::pair<simrun::LogLevel, std::string>> lines;
@@ -37,14 +41,17 @@ public:
 
 /// Collects what reaches a loop's exception handler.
 class HandlerCapture {
-public:
+  public:
     void attach(simrun::EventLoop& loop) {
         loop.set_exception_handler(
-            [this](simrun::EventLoop&, const simrun::ExceptionContext& context) { contexts.push_back(context); });
+            [this](simrun::EventLoop&, const simrun::ExceptionContext& context) {
+                contexts.push_back(context);
+            });
     }
     std::size_t count(std::string_view message) const {
         std::size_t n = 0;
-        for (const auto& context : contexts) n += context.message.find(message) != std::string::npos ? 1 : 0;
+        for (const auto& context : contexts)
+            n += context.message.find(message) != std::string::npos ? 1 : 0;
         return n;
     }
     std::vector<simrun::ExceptionContext> contexts;
@@ -53,12 +60,13 @@ public:
 /// A loop factory that makes SimLoops and remembers them, so a test can inspect the loop after
 /// run() closed it.
 class SimFactory {
-public:
+  public:
     explicit SimFactory(simrun::sim::SimOptions options = {}) : options_(std::move(options)) {}
     simrun::LoopFactory factory() {
         return [this] {
             auto loop = std::make_shared<simrun::sim::SimLoop>(options_);
-            if (on_new_loop) on_new_loop(*loop);
+            if (on_new_loop)
+                on_new_loop(*loop);
             loops.push_back(loop);
             return std::shared_ptr<simrun::EventLoop>(loop);
         };
@@ -68,7 +76,7 @@ public:
     std::function<void(simrun::sim::SimLoop&)> on_new_loop;
     std::vector<std::shared_ptr<simrun::sim::SimLoop>> loops;
 
-private:
+  private:
     simrun::sim::SimOptions options_;
 };
 

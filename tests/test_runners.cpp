@@ -12,7 +12,6 @@
 // - interrupt_self() (_thread.interrupt_main) is a simulated SIGINT raised from inside the loop;
 // - `with runner:` is with_runner(): get_loop() as __enter__, close() as __exit__.
 
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -128,37 +127,6 @@ bool holds(const std::exception_ptr& error) {
     }
 }
 
-/// Runs `body` in a child process and returns its exit code, or 128 + the signal that ended it.
-/// For behaviour that crashes today (see the empty-Coro tests): the crash fails one CHECK instead
-/// of ending the whole test binary.
-template <class Body>
-int exit_status_in_child(Body body) {
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    REQUIRE(pid >= 0);
-    if (pid == 0) {
-        for (int signum : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
-            std::signal(signum, SIG_DFL);
-        int code = 99;
-        try {
-            code = body();
-        } catch (...) {
-            code = 98;
-        }
-        std::_Exit(code);  // no atexit handlers, no doctest report from the child
-    }
-    int status = 0;
-    REQUIRE(::waitpid(pid, &status, 0) == pid);
-    if (WIFEXITED(status))
-        return WEXITSTATUS(status);
-    if (WIFSIGNALED(status))
-        return 128 + WTERMSIG(status);
-    return -1;
-}
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
 
 // ---- compile-time checks: what asyncio rejects at run time with ValueError ------------------
 
@@ -243,30 +211,14 @@ TEST_CASE("RunTests.test_asyncio_run_raises") {
 // The values of the original (1, a lambda) do not compile: see the static_asserts above. The one
 // value of the right type that is not a coroutine is an empty (default-made or moved-from) Coro;
 // asyncio's rule for it is "ValueError: a coroutine was expected", with the loop it made closed
-// and its async generators shut down (tearDown). Run in a child process because it crashes today.
+// and its async generators shut down (tearDown).
 TEST_CASE("RunTests.test_asyncio_run_only_coro") {
-    const int status = exit_status_in_child([] {
-        test_support::SimFactory loops;
-        try {
-            (void)run(Coro<int>(), {.loop_factory = loops.factory()});
-            return 10;  // accepted
-        } catch (const ValueError& error) {
-            if (!contains(error.what(), "a coroutine was expected"))
-                return 11;
-        } catch (...) {
-            return 12;  // another exception
-        }
-        for (const auto& loop : loops.loops) {
-            if (!loop->is_closed() || !loop->asyncgens_shutdown_called())
-                return 13;
-        }
-        return 0;
-    });
-    INFO("child exit status "
-         << status
-         << " (10: accepted, 11: wrong message, 12: other exception, 13: loop not shut "
-            "down, >128: killed by signal status-128)");
-    CHECK(status == 0);
+    Teardown teardown;
+    test_support::SimFactory loops;
+    CHECK_THROWS_WITH_AS((void)run(Coro<int>(), {.loop_factory = loops.factory()}),
+                         doctest::Contains("a coroutine was expected"), ValueError);
+    CHECK(loops.loops.size() == 1);
+    teardown.check(loops);
 }
 
 namespace {
@@ -662,29 +614,12 @@ TEST_CASE("RunnerTests.test_run") {
 // As test_asyncio_run_only_coro: run(123) does not compile (static_assert above); the runtime
 // counterpart is an empty Coro, rejected with ValueError "a coroutine was expected".
 TEST_CASE("RunnerTests.test_run_non_coro") {
-    const int status = exit_status_in_child([] {
-        test_support::SimFactory loops;
-        Runner runner({.loop_factory = loops.factory()});
-        try {
-            with_runner(runner, [&] { (void)runner.run(Coro<int>()); });
-            return 10;  // accepted
-        } catch (const ValueError& error) {
-            if (!contains(error.what(), "a coroutine was expected"))
-                return 11;
-        } catch (...) {
-            return 12;  // another exception
-        }
-        for (const auto& loop : loops.loops) {
-            if (!loop->is_closed() || !loop->asyncgens_shutdown_called())
-                return 13;
-        }
-        return 0;
-    });
-    INFO("child exit status "
-         << status
-         << " (10: accepted, 11: wrong message, 12: other exception, 13: loop not shut "
-            "down, >128: killed by signal status-128)");
-    CHECK(status == 0);
+    Teardown teardown;
+    test_support::SimFactory loops;
+    Runner runner({.loop_factory = loops.factory()});
+    CHECK_THROWS_WITH_AS(with_runner(runner, [&] { (void)runner.run(Coro<int>()); }),
+                         doctest::Contains("a coroutine was expected"), ValueError);
+    teardown.check(loops);
 }
 
 // RunnerTests.test_run_future: no runtime form; Runner::run(Future) does not compile (see the

@@ -14,11 +14,13 @@ thread_local ContextData* current_context = nullptr;
 }  // namespace
 
 ContextData& current_context_data() {
-    if (current_context == nullptr) current_context = &thread_base_context();
+    if (current_context == nullptr)
+        current_context = &thread_base_context();
     return *current_context;
 }
 
-ContextScope::ContextScope(ContextData& data) : previous_(&current_context_data()), entered_(&data) {
+ContextScope::ContextScope(ContextData& data)
+    : previous_(&current_context_data()), entered_(&data) {
     if (data.entered) {
         throw RuntimeError("cannot enter context: the context is already entered");
     }

@@ -9,14 +9,18 @@ namespace {
 std::atomic<std::int64_t> frames{0};
 }
 
-std::int64_t live_coroutine_frames() noexcept { return frames.load(std::memory_order_relaxed); }
+std::int64_t live_coroutine_frames() noexcept {
+    return frames.load(std::memory_order_relaxed);
+}
 
-void count_frame(std::int64_t delta) noexcept { frames.fetch_add(delta, std::memory_order_relaxed); }
+void count_frame(std::int64_t delta) noexcept {
+    frames.fetch_add(delta, std::memory_order_relaxed);
+}
 
 void report_never_awaited(const SourceLocation& origin) noexcept {
     try {
-        std::string message = std::string("coroutine '") + origin.function + "' was never awaited (defined at " +
-                              origin.short_text() + ")";
+        std::string message = std::string("coroutine '") + origin.function +
+                              "' was never awaited (defined at " + origin.short_text() + ")";
         if (EventLoop* loop = running_loop_or_null()) {
             loop->warn("RuntimeWarning", message);
         } else {

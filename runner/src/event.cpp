@@ -5,15 +5,18 @@
 namespace simrun {
 
 void Event::set() {
-    if (value_) return;
+    if (value_)
+        return;
     value_ = true;
     for (Future<void>& waiter : waiters_) {
-        if (!waiter.done()) waiter.set_result();
+        if (!waiter.done())
+            waiter.set_result();
     }
 }
 
 Coro<void> Event::wait() {
-    if (value_) co_return;
+    if (value_)
+        co_return;
     Future<void> waiter = get_running_loop().create_future<void>();
     waiter.set_label("Event.wait");
     auto position = waiters_.insert(waiters_.end(), waiter);
@@ -24,7 +27,8 @@ Coro<void> Event::wait() {
         error = std::current_exception();
     }
     waiters_.erase(position);
-    if (error) std::rethrow_exception(error);
+    if (error)
+        std::rethrow_exception(error);
 }
 
 }  // namespace simrun

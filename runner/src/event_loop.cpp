@@ -53,17 +53,21 @@ EventLoop::EventLoop()
     : anchor_(std::make_shared<detail::LoopAnchor>(detail::LoopAnchor{this})),
       debug_(debug_mode_from_environment()) {}
 
-EventLoop::~EventLoop() { anchor_->loop = nullptr; }
+EventLoop::~EventLoop() {
+    anchor_->loop = nullptr;
+}
 
 // ---- callbacks ------------------------------------------------------------------------------
 
-std::shared_ptr<detail::HandleState> EventLoop::make_handle(std::function<void()> callback, SourceLocation where,
+std::shared_ptr<detail::HandleState> EventLoop::make_handle(std::function<void()> callback,
+                                                            SourceLocation where,
                                                             bool capture_context) {
     auto handle = std::make_shared<detail::HandleState>();
     handle->callback = std::move(callback);
     handle->loop = this;
     handle->created_at = where;
-    if (capture_context) handle->context = detail::current_context_data().vars;
+    if (capture_context)
+        handle->context = detail::current_context_data().vars;
     return handle;
 }
 
@@ -75,7 +79,8 @@ Handle EventLoop::call_soon(std::function<void()> callback, SourceLocation where
     return Handle(std::move(handle));
 }
 
-void EventLoop::call_soon_in_context(std::function<void()> callback, std::shared_ptr<const detail::ContextMap> context,
+void EventLoop::call_soon_in_context(std::function<void()> callback,
+                                     std::shared_ptr<const detail::ContextMap> context,
                                      std::string label) {
     check_closed();
     auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
@@ -84,11 +89,13 @@ void EventLoop::call_soon_in_context(std::function<void()> callback, std::shared
     ready_.push_back(std::move(handle));
 }
 
-TimerHandle EventLoop::call_later(Duration delay, std::function<void()> callback, SourceLocation where) {
+TimerHandle EventLoop::call_later(Duration delay, std::function<void()> callback,
+                                  SourceLocation where) {
     return call_at(time() + delay, std::move(callback), where);
 }
 
-TimerHandle EventLoop::call_at(Duration when, std::function<void()> callback, SourceLocation where) {
+TimerHandle EventLoop::call_at(Duration when, std::function<void()> callback,
+                               SourceLocation where) {
     check_closed();
     check_thread();
     auto handle = make_handle(std::move(callback), where, true);
@@ -115,7 +122,8 @@ bool EventLoop::post_if_open(std::function<void()> callback, std::string label) 
     handle->label = std::move(label);
     {
         std::lock_guard lock(threadsafe_mutex_);
-        if (closed_) return false;
+        if (closed_)
+            return false;
         threadsafe_queue_.push_back(std::move(handle));
     }
     wake_up();
@@ -133,7 +141,8 @@ void EventLoop::drain_threadsafe_queue() {
         std::lock_guard lock(threadsafe_mutex_);
         incoming.swap(threadsafe_queue_);
     }
-    for (auto& handle : incoming) ready_.push_back(std::move(handle));
+    for (auto& handle : incoming)
+        ready_.push_back(std::move(handle));
 }
 
 void EventLoop::schedule_task_step(std::shared_ptr<detail::TaskBase> task, bool wake) {
@@ -146,7 +155,9 @@ void EventLoop::schedule_task_step(std::shared_ptr<detail::TaskBase> task, bool 
 
 // ---- tasks ----------------------------------------------------------------------------------
 
-std::string EventLoop::next_task_name() { return "Task-" + std::to_string(++task_counter_); }
+std::string EventLoop::next_task_name() {
+    return "Task-" + std::to_string(++task_counter_);
+}
 
 void EventLoop::task_started(detail::TaskBase& task) noexcept {
     task.previous_pending = last_pending_task_;
@@ -184,19 +195,24 @@ std::vector<TaskRef> EventLoop::all_tasks() const {
 // ---- running --------------------------------------------------------------------------------
 
 void EventLoop::check_closed() const {
-    if (closed_) throw RuntimeError("Event loop is closed");
+    if (closed_)
+        throw RuntimeError("Event loop is closed");
 }
 
 void EventLoop::check_thread() const {
-    if (!debug_ || !running_) return;
+    if (!debug_ || !running_)
+        return;
     if (thread_id_ != std::this_thread::get_id()) {
-        throw RuntimeError("Non-thread-safe operation invoked on an event loop other than the current one");
+        throw RuntimeError(
+            "Non-thread-safe operation invoked on an event loop other than the current one");
     }
 }
 
 void EventLoop::check_not_running() const {
-    if (running_) throw RuntimeError("This event loop is already running");
-    if (running_loop != nullptr) throw RuntimeError("Cannot run the event loop while another loop is running");
+    if (running_)
+        throw RuntimeError("This event loop is already running");
+    if (running_loop != nullptr)
+        throw RuntimeError("Cannot run the event loop while another loop is running");
 }
 
 void EventLoop::run_forever() {
@@ -205,7 +221,8 @@ void EventLoop::run_forever() {
     RunningScope scope(*this);
     for (;;) {
         run_once();
-        if (stopping_) break;
+        if (stopping_)
+            break;
     }
 }
 
@@ -218,27 +235,32 @@ void EventLoop::run_until_done(detail::FutureStateBase& future, bool own_task) {
     // `active` keeps such a stale callback from stopping a later run of the loop.
     auto active = std::make_shared<bool>(true);
     std::uint64_t callback = future.add_done_callback([keep, active] {
-        if (!*active) return;
+        if (!*active)
+            return;
         if (keep->cancelled() || !escapes_loop(keep->stored_exception())) {
-            if (EventLoop* loop = keep->loop_if_alive()) loop->stop();
+            if (EventLoop* loop = keep->loop_if_alive())
+                loop->stop();
         }
     });
     try {
         run_forever();
     } catch (...) {
         *active = false;
-        if (own_task && future.done() && !future.cancelled()) future.mark_retrieved();
+        if (own_task && future.done() && !future.cancelled())
+            future.mark_retrieved();
         future.remove_done_callback(callback);
         throw;
     }
     *active = false;
     future.remove_done_callback(callback);
-    if (!future.done()) throw RuntimeError("Event loop stopped before Future completed.");
+    if (!future.done())
+        throw RuntimeError("Event loop stopped before Future completed.");
 }
 
 std::optional<Duration> EventLoop::next_timer_deadline() {
     timers_.purge_cancelled();
-    if (timers_.empty()) return std::nullopt;
+    if (timers_.empty())
+        return std::nullopt;
     return timers_.top()->when;
 }
 
@@ -252,10 +274,12 @@ void EventLoop::run_once() {
     }
     wait_for_events(timeout);
     drain_threadsafe_queue();
-    if (signal_arrived_.load(std::memory_order_acquire)) dispatch_signals();
+    if (signal_arrived_.load(std::memory_order_acquire))
+        dispatch_signals();
 
     const Duration now = time();
-    for (timers_.purge_cancelled(); !timers_.empty() && timers_.top()->when <= now; timers_.purge_cancelled()) {
+    for (timers_.purge_cancelled(); !timers_.empty() && timers_.top()->when <= now;
+         timers_.purge_cancelled()) {
         ready_.push_back(timers_.pop());
     }
 
@@ -263,15 +287,18 @@ void EventLoop::run_once() {
     for (std::size_t count = ready_.size(); count > 0 && !ready_.empty(); --count) {
         std::shared_ptr<detail::HandleState> handle = std::move(ready_.front());
         ready_.pop_front();
-        if (handle->cancelled.load(std::memory_order_relaxed)) continue;
+        if (handle->cancelled.load(std::memory_order_relaxed))
+            continue;
         run_handle(*handle);
-        if (signal_arrived_.load(std::memory_order_acquire)) dispatch_signals();
+        if (signal_arrived_.load(std::memory_order_acquire))
+            dispatch_signals();
     }
 }
 
 void EventLoop::run_handle(detail::HandleState& handle) {
     ++steps_;
-    if (observer_ != nullptr) observer_->before_callback(handle);
+    if (observer_ != nullptr)
+        observer_->before_callback(handle);
     const Duration started = debug_ ? time() : Duration::zero();
     try {
         if (handle.context) {
@@ -283,13 +310,16 @@ void EventLoop::run_handle(detail::HandleState& handle) {
         }
     } catch (...) {
         std::exception_ptr error = std::current_exception();
-        if (observer_ != nullptr) observer_->after_callback();
-        if (escapes_loop(error)) throw;
+        if (observer_ != nullptr)
+            observer_->after_callback();
+        if (escapes_loop(error))
+            throw;
         ExceptionContext context;
         context.message = "Exception in callback " + handle.created_at.short_text();
         context.exception = error;
         context.details["handle"] = "<Handle " + handle.created_at.short_text() + ">";
-        if (debug_) context.details["source_traceback"] = handle.created_at.short_text();
+        if (debug_)
+            context.details["source_traceback"] = handle.created_at.short_text();
         if (handle.context) {  // the handler runs in the callback's context (asyncio 3.12+)
             detail::ContextData callback_context{handle.context, false};
             detail::ContextScope scope(callback_context);
@@ -299,12 +329,14 @@ void EventLoop::run_handle(detail::HandleState& handle) {
         }
         return;
     }
-    if (observer_ != nullptr) observer_->after_callback();
+    if (observer_ != nullptr)
+        observer_->after_callback();
     if (debug_) {
         const Duration took = time() - started;
         if (took >= slow_callback_duration_) {
-            std::string what = handle.task != nullptr ? handle.task->describe()
-                                                      : "<Handle " + handle.created_at.short_text() + ">";
+            std::string what = handle.task != nullptr
+                                   ? handle.task->describe()
+                                   : "<Handle " + handle.created_at.short_text() + ">";
             char seconds[32];
             std::snprintf(seconds, sizeof seconds, "%.3f", to_seconds(took));
             log(LogLevel::warning, "Executing " + what + " took " + seconds + " seconds");
@@ -315,9 +347,12 @@ void EventLoop::run_handle(detail::HandleState& handle) {
 // ---- closing --------------------------------------------------------------------------------
 
 void EventLoop::close() {
-    if (running_) throw RuntimeError("Cannot close a running event loop");
-    if (closed_) return;
-    if (debug_) log(LogLevel::debug, "Close <EventLoop running=False closed=False debug=True>");
+    if (running_)
+        throw RuntimeError("Cannot close a running event loop");
+    if (closed_)
+        return;
+    if (debug_)
+        log(LogLevel::debug, "Close <EventLoop running=False closed=False debug=True>");
     {
         std::lock_guard lock(threadsafe_mutex_);
         closed_ = true;
@@ -327,7 +362,8 @@ void EventLoop::close() {
     timers_.clear();
     asyncgen_finalizers_.clear();
     executor_shutdown_called_ = true;
-    if (auto executor = std::move(default_executor_)) executor->shutdown(false);
+    if (auto executor = std::move(default_executor_))
+        executor->shutdown(false);
     abandon_pending_tasks();
     on_close();
 }
@@ -342,7 +378,8 @@ void EventLoop::abandon_pending_tasks() noexcept {
                 ExceptionContext context;
                 context.message = "Task was destroyed but it is pending!";
                 context.task = TaskRef(keep);
-                if (debug_) context.details["source_traceback"] = task.created_at().short_text();
+                if (debug_)
+                    context.details["source_traceback"] = task.created_at().short_text();
                 call_exception_handler(context);
             } catch (...) {  // close() must finish whatever a handler does
             }
@@ -358,14 +395,16 @@ void EventLoop::call_exception_handler(const ExceptionContext& context) {
         try {
             default_exception_handler(context);
         } catch (...) {
-            if (escapes_loop(std::current_exception())) throw;
+            if (escapes_loop(std::current_exception()))
+                throw;
             log(LogLevel::error, "Exception in default exception handler");
         }
         return;
     }
     try {
         // As asyncio 3.12+: the handler runs in the context of the task it reports, if any.
-        detail::ContextData* task_context = context.task ? &context.task.state()->context().data() : nullptr;
+        detail::ContextData* task_context =
+            context.task ? &context.task.state()->context().data() : nullptr;
         if (task_context != nullptr && !task_context->entered) {
             detail::ContextScope scope(*task_context);
             exception_handler_(*this, context);
@@ -374,7 +413,8 @@ void EventLoop::call_exception_handler(const ExceptionContext& context) {
         }
     } catch (...) {
         std::exception_ptr error = std::current_exception();
-        if (escapes_loop(error)) throw;
+        if (escapes_loop(error))
+            throw;
         try {
             ExceptionContext report;
             report.message = "Unhandled error in exception handler";
@@ -382,23 +422,29 @@ void EventLoop::call_exception_handler(const ExceptionContext& context) {
             report.details["context"] = context.format();
             default_exception_handler(report);
         } catch (...) {
-            if (escapes_loop(std::current_exception())) throw;
+            if (escapes_loop(std::current_exception()))
+                throw;
             log(LogLevel::error,
-                "Exception in default exception handler while handling an unexpected error in custom "
+                "Exception in default exception handler while handling an unexpected error in "
+                "custom "
                 "exception handler");
         }
     }
 }
 
-void EventLoop::default_exception_handler(const ExceptionContext& context) { log(LogLevel::error, context.format()); }
+void EventLoop::default_exception_handler(const ExceptionContext& context) {
+    log(LogLevel::error, context.format());
+}
 
 void EventLoop::log(LogLevel level, const std::string& message) {
-    if (observer_ != nullptr) observer_->on_log(level, message);
+    if (observer_ != nullptr)
+        observer_->on_log(level, message);
     if (log_handler_) {
         log_handler_(level, message);
         return;
     }
-    if (level == LogLevel::debug || level == LogLevel::info) return;  // as Python's default: warnings and up
+    if (level == LogLevel::debug || level == LogLevel::info)
+        return;  // as Python's default: warnings and up
     log_without_loop(level, message);
 }
 
@@ -439,15 +485,16 @@ void EventLoop::warn(std::string_view category, const std::string& message) {
 
 void EventLoop::register_asyncgen(const std::shared_ptr<detail::AsyncGenStateBase>& generator) {
     if (asyncgens_shutdown_called_) {
-        warn("ResourceWarning",
-             "asynchronous generator " + generator->describe() + " was scheduled after shutdown_asyncgens() call");
+        warn("ResourceWarning", "asynchronous generator " + generator->describe() +
+                                    " was scheduled after shutdown_asyncgens() call");
     }
     asyncgens_.emplace(next_asyncgen_id_++, generator);
 }
 
 void EventLoop::finalize_asyncgen(std::shared_ptr<detail::AsyncGenStateBase> generator) {
     post_if_open([this, generator = std::move(generator)] {
-        if (generator->finished() || closed_) return;
+        if (generator->finished() || closed_)
+            return;
         std::erase_if(asyncgen_finalizers_, [](const TaskRef& task) { return task.done(); });
         asyncgen_finalizers_.push_back(create_task(generator->close_async()));
     });
@@ -459,27 +506,34 @@ Coro<void> EventLoop::shutdown_asyncgens() {
     // is cut off half-way and no generator is closed twice.
     std::vector<TaskRef> finalizers;
     for (TaskRef& task : asyncgen_finalizers_) {
-        if (!task.done()) finalizers.push_back(task);
+        if (!task.done())
+            finalizers.push_back(task);
     }
     asyncgen_finalizers_.clear();
-    if (!finalizers.empty()) co_await gather(finalizers, return_exceptions);
+    if (!finalizers.empty())
+        co_await gather(finalizers, return_exceptions);
     // Then close every generator still open (its finalizer task may have been cancelled before
     // it ran).
     std::vector<std::shared_ptr<detail::AsyncGenStateBase>> open;
     for (auto& [id, weak] : asyncgens_) {
-        if (auto generator = weak.lock(); generator && !generator->finished()) open.push_back(std::move(generator));
+        if (auto generator = weak.lock(); generator && !generator->finished())
+            open.push_back(std::move(generator));
     }
     asyncgens_.clear();
-    if (open.empty()) co_return;
+    if (open.empty())
+        co_return;
     std::vector<Task<void>> closers;
     closers.reserve(open.size());
-    for (auto& generator : open) closers.push_back(create_task(generator->close_async()));
+    for (auto& generator : open)
+        closers.push_back(create_task(generator->close_async()));
     std::vector<Outcome<void>> results = co_await gather(closers, return_exceptions);
     for (std::size_t i = 0; i < results.size(); ++i) {
         const std::exception_ptr& error = results[i].error;
-        if (!error || is_base_exception(error)) continue;
+        if (!error || is_base_exception(error))
+            continue;
         ExceptionContext context;
-        context.message = "an error occurred during closing of asynchronous generator " + open[i]->describe();
+        context.message =
+            "an error occurred during closing of asynchronous generator " + open[i]->describe();
         context.exception = error;
         context.details["asyncgen"] = open[i]->describe();
         call_exception_handler(context);
@@ -489,24 +543,28 @@ Coro<void> EventLoop::shutdown_asyncgens() {
 // ---- executor -------------------------------------------------------------------------------
 
 Executor& EventLoop::default_executor() {
-    if (!default_executor_) default_executor_ = make_default_executor();
+    if (!default_executor_)
+        default_executor_ = make_default_executor();
     return *default_executor_;
 }
 
 void EventLoop::set_default_executor(std::shared_ptr<Executor> executor) {
-    if (!executor) throw ValueError("set_default_executor() needs an executor");
+    if (!executor)
+        throw ValueError("set_default_executor() needs an executor");
     default_executor_ = std::move(executor);
 }
 
 Coro<void> EventLoop::shutdown_default_executor(std::optional<Duration> timeout) {
     executor_shutdown_called_ = true;
     std::shared_ptr<Executor> executor = default_executor_;
-    if (!executor) co_return;
+    if (!executor)
+        co_return;
     Future<void> joined = create_future<void>();
     joined.set_label("the default executor's shutdown");
     executor->join_async([this, state = joined.state()] {
         post_if_open([state] {
-            if (!state->done()) state->set_result();
+            if (!state->done())
+                state->set_result();
         });
     });
     bool timed_out = false;
@@ -520,8 +578,8 @@ Coro<void> EventLoop::shutdown_default_executor(std::optional<Duration> timeout)
         co_await joined;
     }
     if (timed_out) {
-        warn("RuntimeWarning", "The executor did not finishing joining its threads within " + format_seconds(*timeout) +
-                                   " seconds.");
+        warn("RuntimeWarning", "The executor did not finishing joining its threads within " +
+                                   format_seconds(*timeout) + " seconds.");
         executor->shutdown(false);
     }
 }
@@ -540,15 +598,18 @@ void EventLoop::dispatch_signals() {
 
 void EventLoop::add_signal_handler(int signum, std::function<void()> callback) {
     check_closed();
-    if (!callback) throw ValueError("add_signal_handler() needs a callback");
+    if (!callback)
+        throw ValueError("add_signal_handler() needs a callback");
     loop_signal_handlers_[signum] = callback;
     signals().install(signum, [this, callback = std::move(callback)] {
-        if (!closed_) call_soon(callback);
+        if (!closed_)
+            call_soon(callback);
     });
 }
 
 bool EventLoop::remove_signal_handler(int signum) {
-    if (loop_signal_handlers_.erase(signum) == 0) return false;
+    if (loop_signal_handlers_.erase(signum) == 0)
+        return false;
     signals().restore_default(signum);
     return true;
 }
@@ -556,24 +617,32 @@ bool EventLoop::remove_signal_handler(int signum) {
 // ---- free functions -------------------------------------------------------------------------
 
 EventLoop& get_running_loop() {
-    if (running_loop == nullptr) throw RuntimeError("no running event loop");
+    if (running_loop == nullptr)
+        throw RuntimeError("no running event loop");
     return *running_loop;
 }
 
-EventLoop* running_loop_or_null() noexcept { return running_loop; }
+EventLoop* running_loop_or_null() noexcept {
+    return running_loop;
+}
 
 EventLoop& get_event_loop() {
-    if (running_loop != nullptr) return *running_loop;
-    if (thread_current_loop) return *thread_current_loop;
+    if (running_loop != nullptr)
+        return *running_loop;
+    if (thread_current_loop)
+        return *thread_current_loop;
     throw RuntimeError("There is no current event loop in this thread.");
 }
 
 void set_event_loop(std::shared_ptr<EventLoop> loop) {
-    if (loop) set_event_loop_calls.fetch_add(1, std::memory_order_relaxed);
+    if (loop)
+        set_event_loop_calls.fetch_add(1, std::memory_order_relaxed);
     thread_current_loop = std::move(loop);
 }
 
-std::uint64_t set_event_loop_count() noexcept { return set_event_loop_calls.load(std::memory_order_relaxed); }
+std::uint64_t set_event_loop_count() noexcept {
+    return set_event_loop_calls.load(std::memory_order_relaxed);
+}
 
 std::shared_ptr<EventLoop> new_event_loop() {
     LoopFactory factory;
@@ -602,7 +671,8 @@ bool debug_mode_from_environment() noexcept {
 
 TaskRef current_task() {
     detail::TaskBase* task = detail::current_task_state();
-    if (task == nullptr) return {};
+    if (task == nullptr)
+        return {};
     return TaskRef(std::static_pointer_cast<detail::TaskBase>(task->shared_from_this()));
 }
 

@@ -7,16 +7,20 @@ namespace simrun {
 
 std::set<std::string> ExceptionContext::keys() const {
     std::set<std::string> names{"message"};
-    if (exception) names.insert("exception");
-    if (task) names.insert("task");
-    for (const auto& [name, value] : details) names.insert(name);
+    if (exception)
+        names.insert("exception");
+    if (task)
+        names.insert("task");
+    for (const auto& [name, value] : details)
+        names.insert(name);
     return names;
 }
 
 std::string ExceptionContext::format() const {
     std::string text = message.empty() ? "Unhandled exception in event loop" : message;
     std::map<std::string, std::string> fields = details;
-    if (task) fields["task"] = task.describe();
+    if (task)
+        fields["task"] = task.describe();
     for (const auto& [name, value] : fields) {
         if (name == "source_traceback") {
             text += "\nObject created at (most recent call last):\n  " + value;
@@ -28,7 +32,8 @@ std::string ExceptionContext::format() const {
     }
     if (exception) {
         text += '\n';
-        text += describe_exception(exception);  // two appends: g++ 12 -O3 warns (-Wrestrict) on a + here
+        text += describe_exception(
+            exception);  // two appends: g++ 12 -O3 warns (-Wrestrict) on a + here
     }
     return text;
 }

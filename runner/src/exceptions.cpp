@@ -8,7 +8,8 @@
 namespace simrun {
 
 bool escapes_loop(const std::exception_ptr& error) noexcept {
-    if (!error) return false;
+    if (!error)
+        return false;
     try {
         std::rethrow_exception(error);
     } catch (const KeyboardInterrupt&) {
@@ -23,7 +24,8 @@ bool escapes_loop(const std::exception_ptr& error) noexcept {
 }
 
 bool is_cancellation(const std::exception_ptr& error) noexcept {
-    if (!error) return false;
+    if (!error)
+        return false;
     try {
         std::rethrow_exception(error);
     } catch (const CancelledError&) {
@@ -34,12 +36,14 @@ bool is_cancellation(const std::exception_ptr& error) noexcept {
 }
 
 std::string describe_exception(const std::exception_ptr& error) {
-    if (!error) return "None";
+    if (!error)
+        return "None";
     try {
         std::rethrow_exception(error);
     } catch (const BaseException& e) {
         std::string text = e.type_name();
-        if (*e.what() != '\0') text += std::string(": ") + e.what();
+        if (*e.what() != '\0')
+            text += std::string(": ") + e.what();
         return text;
     } catch (const TimeoutError& e) {
         return std::string("TimeoutError: ") + e.what();
@@ -67,7 +71,8 @@ std::string SourceLocation::short_text() const {
 namespace simrun {
 
 bool is_base_exception(const std::exception_ptr& error) noexcept {
-    if (!error) return false;
+    if (!error)
+        return false;
     try {
         std::rethrow_exception(error);
     } catch (const BaseException&) {

@@ -15,49 +15,59 @@ FutureStateBase::FutureStateBase(EventLoop& loop, SourceLocation created_at)
 FutureStateBase::~FutureStateBase() = default;
 
 EventLoop& FutureStateBase::loop() const {
-    if (anchor_->loop == nullptr) throw RuntimeError("the event loop of this future was destroyed");
+    if (anchor_->loop == nullptr)
+        throw RuntimeError("the event loop of this future was destroyed");
     return *anchor_->loop;
 }
 
 bool FutureStateBase::cancel(std::string message) {
     log_traceback_ = false;
-    if (done()) return false;
+    if (done())
+        return false;
     finish_cancelled(std::move(message));
     return true;
 }
 
 void FutureStateBase::check_pending_for_set() const {
-    if (done()) throw InvalidStateError("invalid state: " + describe() + " is already done");
+    if (done())
+        throw InvalidStateError("invalid state: " + describe() + " is already done");
 }
 
 void FutureStateBase::set_exception(std::exception_ptr error) {
     check_pending_for_set();
-    if (!error) throw ValueError("set_exception() needs an exception");
+    if (!error)
+        throw ValueError("set_exception() needs an exception");
     exception_ = std::move(error);
     log_traceback_ = true;
     finish();
 }
 
 std::exception_ptr FutureStateBase::exception() {
-    if (status_ == Status::cancelled) throw make_cancelled_error();
-    if (status_ == Status::pending) throw InvalidStateError("Exception is not set.");
+    if (status_ == Status::cancelled)
+        throw make_cancelled_error();
+    if (status_ == Status::pending)
+        throw InvalidStateError("Exception is not set.");
     log_traceback_ = false;
     return exception_;
 }
 
 void FutureStateBase::raise_if_no_value() {
-    if (status_ == Status::cancelled) throw make_cancelled_error();
-    if (status_ == Status::pending) throw InvalidStateError("Result is not set.");
+    if (status_ == Status::cancelled)
+        throw make_cancelled_error();
+    if (status_ == Status::pending)
+        throw InvalidStateError("Result is not set.");
     log_traceback_ = false;
-    if (exception_) std::rethrow_exception(exception_);
+    if (exception_)
+        std::rethrow_exception(exception_);
 }
 
 std::uint64_t FutureStateBase::add_done_callback(std::function<void()> callback) {
     std::uint64_t id = next_callback_id_++;
     auto context = current_context_data().vars;
     if (done()) {
-        loop().call_soon_in_context(std::move(callback), std::move(context),
-                                    std::string("done callback of ") + (label_.empty() ? kind() : label_));
+        loop().call_soon_in_context(
+            std::move(callback), std::move(context),
+            std::string("done callback of ") + (label_.empty() ? kind() : label_));
     } else {
         callbacks_.push_back(DoneCallback{id, std::move(callback), std::move(context), {}});
     }
@@ -87,11 +97,13 @@ void FutureStateBase::schedule_callbacks() {
     auto callbacks = std::move(callbacks_);
     callbacks_.clear();
     EventLoop* loop = anchor_->loop;
-    if (loop == nullptr || loop->is_closed()) return;  // nobody can run them any more
+    if (loop == nullptr || loop->is_closed())
+        return;  // nobody can run them any more
     for (DoneCallback& entry : callbacks) {
         if (entry.callback) {
-            loop->call_soon_in_context(std::move(entry.callback), std::move(entry.context),
-                                       std::string("done callback of ") + (label_.empty() ? kind() : label_));
+            loop->call_soon_in_context(
+                std::move(entry.callback), std::move(entry.context),
+                std::string("done callback of ") + (label_.empty() ? kind() : label_));
         } else if (auto task = entry.waiter.lock()) {
             loop->schedule_task_step(std::move(task), true);
         }
@@ -100,17 +112,22 @@ void FutureStateBase::schedule_callbacks() {
 
 std::string FutureStateBase::status_text() const {
     switch (status_) {
-        case Status::pending: return "pending";
-        case Status::cancelled: return "cancelled";
-        case Status::finished: return "finished";
+        case Status::pending:
+            return "pending";
+        case Status::cancelled:
+            return "cancelled";
+        case Status::finished:
+            return "finished";
     }
     return "?";
 }
 
 std::string FutureStateBase::describe() const {
     std::string text = std::string("<") + kind() + " " + status_text();
-    if (!label_.empty()) text += " " + label_;
-    if (status_ == Status::finished && exception_) text += " exception=" + describe_exception(exception_);
+    if (!label_.empty())
+        text += " " + label_;
+    if (status_ == Status::finished && exception_)
+        text += " exception=" + describe_exception(exception_);
     EventLoop* loop = anchor_->loop;
     if (loop != nullptr && loop->get_debug() && created_at_.line != 0) {
         text += " created at " + created_at_.short_text();
@@ -119,7 +136,8 @@ std::string FutureStateBase::describe() const {
 }
 
 void FutureStateBase::report_unretrieved() noexcept {
-    if (status_ != Status::finished || !exception_ || !log_traceback_) return;
+    if (status_ != Status::finished || !exception_ || !log_traceback_)
+        return;
     try {
         ExceptionContext context;
         context.message = std::string(kind()) + " exception was never retrieved";

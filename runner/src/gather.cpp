@@ -4,15 +4,18 @@ namespace simrun {
 namespace detail {
 
 std::exception_ptr child_error(FutureStateBase& child) {
-    if (child.cancelled()) return std::make_exception_ptr(child.make_cancelled_error());
+    if (child.cancelled())
+        return std::make_exception_ptr(child.make_cancelled_error());
     return child.exception();
 }
 
 EventLoop& loop_of(const std::vector<std::shared_ptr<FutureStateBase>>& children) {
-    if (children.empty()) return get_running_loop();
+    if (children.empty())
+        return get_running_loop();
     EventLoop& loop = children.front()->loop();
     for (const auto& child : children) {
-        if (&child->loop() != &loop) throw ValueError("gather(): all tasks must belong to the same loop");
+        if (&child->loop() != &loop)
+            throw ValueError("gather(): all tasks must belong to the same loop");
     }
     return loop;
 }
@@ -22,7 +25,8 @@ EventLoop& loop_of(const std::vector<std::shared_ptr<FutureStateBase>>& children
 Future<void> gather(const std::vector<Task<void>>& tasks) {
     auto children = detail::states_of(tasks);
     EventLoop& loop = detail::loop_of(children);
-    return detail::gather_children<void>(loop, std::move(children), false, [](detail::GatherCore&) {});
+    return detail::gather_children<void>(loop, std::move(children), false,
+                                         [](detail::GatherCore&) {});
 }
 
 Future<std::vector<Outcome<void>>> gather(const std::vector<TaskRef>& tasks, ReturnExceptions) {

@@ -5,16 +5,21 @@
 namespace simrun {
 
 void Handle::cancel() {
-    if (!state_ || state_->cancelled.exchange(true)) return;
-    if (state_->is_timer && state_->loop != nullptr) state_->loop->timer_cancelled();
+    if (!state_ || state_->cancelled.exchange(true))
+        return;
+    if (state_->is_timer && state_->loop != nullptr)
+        state_->loop->timer_cancelled();
 }
 
 std::string Handle::describe() const {
-    if (!state_) return "<Handle (empty)>";
+    if (!state_)
+        return "<Handle (empty)>";
     std::string kind = state_->is_timer ? "TimerHandle" : "Handle";
-    if (state_->task != nullptr) return "<" + kind + " step of " + state_->task->name() + ">";
+    if (state_->task != nullptr)
+        return "<" + kind + " step of " + state_->task->name() + ">";
     std::string text = "<" + kind + " " + state_->created_at.short_text();
-    if (cancelled()) text += " cancelled";
+    if (cancelled())
+        text += " cancelled";
     return text + ">";
 }
 

@@ -29,8 +29,10 @@ Runner::~Runner() {
 }
 
 void Runner::lazy_init() {
-    if (state_ == State::closed) throw RuntimeError("Runner is closed");
-    if (state_ == State::initialized) return;
+    if (state_ == State::closed)
+        throw RuntimeError("Runner is closed");
+    if (state_ == State::initialized)
+        return;
     std::shared_ptr<EventLoop> loop;
     if (!options_.loop_factory) {
         loop = new_event_loop();
@@ -40,9 +42,11 @@ void Runner::lazy_init() {
         }
     } else {
         loop = options_.loop_factory();
-        if (!loop) throw ValueError("RunnerOptions::loop_factory returned no loop");
+        if (!loop)
+            throw ValueError("RunnerOptions::loop_factory returned no loop");
     }
-    if (options_.debug) loop->set_debug(*options_.debug);
+    if (options_.debug)
+        loop->set_debug(*options_.debug);
     context_ = copy_context();
     loop_ = std::move(loop);
     state_ = State::initialized;
@@ -67,9 +71,11 @@ Runner::InterruptScope::InterruptScope(Runner& runner, const TaskRef& main_task)
 }
 
 Runner::InterruptScope::~InterruptScope() {
-    if (!handler_ || !runner_.loop_) return;
+    if (!handler_ || !runner_.loop_)
+        return;
     SignalPort& port = runner_.loop_->signals();
-    if (port.is_installed(SIGINT, *handler_)) port.restore_default(SIGINT);
+    if (port.is_installed(SIGINT, *handler_))
+        port.restore_default(SIGINT);
 }
 
 void Runner::on_sigint(const TaskRef& main_task) {
@@ -85,11 +91,14 @@ void Runner::on_sigint(const TaskRef& main_task) {
 
 void Runner::cancel_all_tasks() {
     std::vector<TaskRef> to_cancel = loop_->all_tasks();
-    if (to_cancel.empty()) return;
-    for (TaskRef& task : to_cancel) task.cancel();
+    if (to_cancel.empty())
+        return;
+    for (TaskRef& task : to_cancel)
+        task.cancel();
     loop_->run_until_complete(gather(to_cancel, return_exceptions));
     for (TaskRef& task : to_cancel) {
-        if (task.cancelled()) continue;
+        if (task.cancelled())
+            continue;
         if (std::exception_ptr error = task.exception()) {
             ExceptionContext context;
             context.message = "unhandled exception during asyncio.run() shutdown";
@@ -101,8 +110,10 @@ void Runner::cancel_all_tasks() {
 }
 
 void Runner::close() {
-    if (state_ != State::initialized) return;
-    if (loop_->is_running()) throw RuntimeError("Cannot close a running event loop");
+    if (state_ != State::initialized)
+        return;
+    if (loop_->is_running())
+        throw RuntimeError("Cannot close a running event loop");
     std::shared_ptr<EventLoop> loop = loop_;
     auto finish = [&] {
         if (set_event_loop_) {
@@ -119,7 +130,8 @@ void Runner::close() {
         InterruptScope interrupts(*this, TaskRef());
         cancel_all_tasks();
         loop->run_until_complete(loop->shutdown_asyncgens());
-        loop->run_until_complete(loop->shutdown_default_executor(options_.executor_shutdown_timeout));
+        loop->run_until_complete(
+            loop->shutdown_default_executor(options_.executor_shutdown_timeout));
     } catch (...) {
         finish();
         throw;

@@ -6,11 +6,14 @@ namespace simrun {
 
 void YieldNow::await_suspend(std::coroutine_handle<> at) const {
     detail::TaskBase* task = detail::current_task_state();
-    if (task == nullptr) throw RuntimeError("yield_now()/sleep() can only be awaited from inside a task");
+    if (task == nullptr)
+        throw RuntimeError("yield_now()/sleep() can only be awaited from inside a task");
     task->yield_once(at);
 }
 
-void YieldNow::await_resume() const { detail::deliver_pending_cancellation(); }
+void YieldNow::await_resume() const {
+    detail::deliver_pending_cancellation();
+}
 
 Coro<void> sleep(Duration delay) {
     if (delay <= Duration::zero()) {
@@ -21,7 +24,8 @@ Coro<void> sleep(Duration delay) {
     Future<void> done = loop.create_future<void>();
     done.set_label("sleep");
     TimerHandle timer = loop.call_later(delay, [state = done.state()] {
-        if (!state->done()) state->set_result();
+        if (!state->done())
+            state->set_result();
     });
     std::exception_ptr error;
     try {
@@ -30,7 +34,8 @@ Coro<void> sleep(Duration delay) {
         error = std::current_exception();
     }
     timer.cancel();
-    if (error) std::rethrow_exception(error);
+    if (error)
+        std::rethrow_exception(error);
 }
 
 }  // namespace simrun

@@ -9,11 +9,12 @@ thread_local TaskBase* running_task = nullptr;
 
 /// Marks `task` as the running task for the scope of one step.
 class RunningTaskScope {
-public:
+  public:
     explicit RunningTaskScope(TaskBase& task) {
         if (running_task != nullptr) {
-            throw RuntimeError("Cannot enter into task " + task.describe() + " while another task " +
-                               running_task->describe() + " is being executed.");
+            throw RuntimeError("Cannot enter into task " + task.describe() +
+                               " while another task " + running_task->describe() +
+                               " is being executed.");
         }
         running_task = &task;
     }
@@ -33,21 +34,26 @@ std::string message_of(const std::exception_ptr& error) {
 }
 }  // namespace
 
-TaskBase* current_task_state() noexcept { return running_task; }
+TaskBase* current_task_state() noexcept {
+    return running_task;
+}
 
 void suspend_current_task(FutureStateBase& future, std::coroutine_handle<> at) {
     TaskBase* task = running_task;
-    if (task == nullptr) throw RuntimeError("a future can only be awaited from inside a task");
+    if (task == nullptr)
+        throw RuntimeError("a future can only be awaited from inside a task");
     task->wait_on(future, at);
 }
 
 void deliver_pending_cancellation() {
-    if (running_task != nullptr) running_task->deliver_pending_cancellation();
+    if (running_task != nullptr)
+        running_task->deliver_pending_cancellation();
 }
 
 TaskBase::TaskBase(EventLoop& loop, Context context, std::string name, SourceLocation created_at)
     : FutureStateBase(loop, created_at), context_(std::move(context)), name_(std::move(name)) {
-    set_label(name_);  // what reports and traces call the task: "awaits Task-2", "done callback of Task-2"
+    set_label(name_);  // what reports and traces call the task: "awaits Task-2", "done callback of
+                       // Task-2"
 }
 
 TaskBase::~TaskBase() = default;
@@ -58,13 +64,17 @@ void TaskBase::start() {
     schedule_step();
 }
 
-void TaskBase::schedule_step() { loop().schedule_task_step(keep_alive_, false); }
+void TaskBase::schedule_step() {
+    loop().schedule_task_step(keep_alive_, false);
+}
 
 bool TaskBase::cancel(std::string message) {
     mark_retrieved();
-    if (done()) return false;
+    if (done())
+        return false;
     ++cancels_requested_;
-    if (waiting_on_ && waiting_on_->cancel(message)) return true;
+    if (waiting_on_ && waiting_on_->cancel(message))
+        return true;
     must_cancel_ = true;
     pending_cancel_message_ = std::move(message);
     return true;
@@ -73,7 +83,8 @@ bool TaskBase::cancel(std::string message) {
 int TaskBase::uncancel() noexcept {
     if (cancels_requested_ > 0) {
         --cancels_requested_;
-        if (cancels_requested_ == 0) must_cancel_ = false;
+        if (cancels_requested_ == 0)
+            must_cancel_ = false;
     }
     return cancels_requested_;
 }
@@ -83,11 +94,13 @@ void TaskBase::wait_on(FutureStateBase& future, std::coroutine_handle<> at) {
         throw RuntimeError("Task " + describe() + " got Future " + future.describe() +
                            " attached to a different loop");
     }
-    if (&future == this) throw RuntimeError("Task cannot await on itself: " + describe());
+    if (&future == this)
+        throw RuntimeError("Task cannot await on itself: " + describe());
     waiting_on_ = future.shared_from_this();
     resume_at_ = at;
     future.add_waiter(keep_alive_);
-    if (must_cancel_ && waiting_on_->cancel(pending_cancel_message_)) must_cancel_ = false;
+    if (must_cancel_ && waiting_on_->cancel(pending_cancel_message_))
+        must_cancel_ = false;
 }
 
 void TaskBase::yield_once(std::coroutine_handle<> at) {
@@ -97,14 +110,17 @@ void TaskBase::yield_once(std::coroutine_handle<> at) {
 }
 
 void TaskBase::deliver_pending_cancellation() {
-    if (!must_cancel_) return;
+    if (!must_cancel_)
+        return;
     must_cancel_ = false;
     throw CancelledError(pending_cancel_message_);
 }
 
 void TaskBase::step(bool wake) {
-    if (done()) return;
-    if (wake) waiting_on_.reset();
+    if (done())
+        return;
+    if (wake)
+        waiting_on_.reset();
     ContextScope context_scope(context_.data());
     RunningTaskScope running_scope(*this);
     if (!started_) {
@@ -122,7 +138,8 @@ void TaskBase::step(bool wake) {
     }
     yielded_ = false;
     std::exchange(resume_at_, {}).resume();
-    if (frame().done()) complete_from_frame();
+    if (frame().done())
+        complete_from_frame();
 }
 
 void TaskBase::complete_from_frame() {
@@ -146,32 +163,42 @@ void TaskBase::complete_from_frame() {
     }
     loop().task_finished(*this);
     keep_alive_.reset();  // the step's caller still holds a reference
-    if (escapes) std::rethrow_exception(error);
+    if (escapes)
+        std::rethrow_exception(error);
 }
 
 void TaskBase::abandon() noexcept {
     auto self = std::move(keep_alive_);
-    if (frame()) promise().started = true;  // one report per task is enough
-    clear_done_callbacks();  // they hold others (a gather's state...) that may hold this task
+    if (frame())
+        promise().started = true;  // one report per task is enough
+    clear_done_callbacks();        // they hold others (a gather's state...) that may hold this task
     destroy_frame();
-    if (waiting_on_) waiting_on_->clear_done_callbacks();
+    if (waiting_on_)
+        waiting_on_->clear_done_callbacks();
     waiting_on_.reset();
 }
 
 std::string TaskBase::describe() const {
-    std::string text = "<Task " + status_text() + " name='" + name_ + "' coro=<" + coro_origin_.function + "()>";
-    if (status() == Status::finished && exception_) text += " exception=" + describe_exception(exception_);
-    if (!done() && waiting_on_) text += " wait_for=" + waiting_on_->describe();
+    std::string text =
+        "<Task " + status_text() + " name='" + name_ + "' coro=<" + coro_origin_.function + "()>";
+    if (status() == Status::finished && exception_)
+        text += " exception=" + describe_exception(exception_);
+    if (!done() && waiting_on_)
+        text += " wait_for=" + waiting_on_->describe();
     EventLoop* loop = loop_if_alive();
-    if (loop != nullptr && loop->get_debug()) text += " created at " + created_at().short_text();
+    if (loop != nullptr && loop->get_debug())
+        text += " created at " + created_at().short_text();
     return text + ">";
 }
 
 std::string TaskBase::awaiting() const {
-    if (!started_) return "its first step";
-    if (yielded_) return "a yield";
+    if (!started_)
+        return "its first step";
+    if (yielded_)
+        return "a yield";
     if (waiting_on_) {
-        if (!waiting_on_->label().empty()) return waiting_on_->label();
+        if (!waiting_on_->label().empty())
+            return waiting_on_->label();
         return waiting_on_->describe();
     }
     return "nothing";
@@ -179,15 +206,35 @@ std::string TaskBase::awaiting() const {
 
 }  // namespace detail
 
-const std::string& TaskRef::name() const { return state_->name(); }
-void TaskRef::set_name(std::string name) { state_->set_name(std::move(name)); }
-bool TaskRef::done() const { return state_->done(); }
-bool TaskRef::cancelled() const { return state_->cancelled(); }
-bool TaskRef::cancel(std::string message) { return state_->cancel(std::move(message)); }
-int TaskRef::cancelling() const { return state_->cancelling(); }
-int TaskRef::uncancel() { return state_->uncancel(); }
-std::exception_ptr TaskRef::exception() const { return state_->exception(); }
-EventLoop& TaskRef::get_loop() const { return state_->loop(); }
-std::string TaskRef::describe() const { return state_->describe(); }
+const std::string& TaskRef::name() const {
+    return state_->name();
+}
+void TaskRef::set_name(std::string name) {
+    state_->set_name(std::move(name));
+}
+bool TaskRef::done() const {
+    return state_->done();
+}
+bool TaskRef::cancelled() const {
+    return state_->cancelled();
+}
+bool TaskRef::cancel(std::string message) {
+    return state_->cancel(std::move(message));
+}
+int TaskRef::cancelling() const {
+    return state_->cancelling();
+}
+int TaskRef::uncancel() {
+    return state_->uncancel();
+}
+std::exception_ptr TaskRef::exception() const {
+    return state_->exception();
+}
+EventLoop& TaskRef::get_loop() const {
+    return state_->loop();
+}
+std::string TaskRef::describe() const {
+    return state_->describe();
+}
 
 }  // namespace simrun

@@ -10,42 +10,53 @@ bool is_interrupt(const std::exception_ptr& error) {
 }  // namespace
 
 TaskGroup::TaskGroup()
-    : loop_(&get_running_loop()), parent_(current_task()), alive_(std::make_shared<TaskGroup*>(this)) {
-    if (!parent_) throw RuntimeError("TaskGroup cannot determine the parent task");
+    : loop_(&get_running_loop()),
+      parent_(current_task()),
+      alive_(std::make_shared<TaskGroup*>(this)) {
+    if (!parent_)
+        throw RuntimeError("TaskGroup cannot determine the parent task");
 }
 
 void TaskGroup::check_can_create() {
-    if (exiting_ && tasks_.empty()) throw RuntimeError("TaskGroup is finished");
-    if (aborting_) throw RuntimeError("TaskGroup is shutting down");
+    if (exiting_ && tasks_.empty())
+        throw RuntimeError("TaskGroup is finished");
+    if (aborting_)
+        throw RuntimeError("TaskGroup is shutting down");
 }
 
 void TaskGroup::track(const TaskRef& task) {
     tasks_.push_back(task);
     std::weak_ptr<TaskGroup*> alive = alive_;
     task.state()->add_done_callback([alive, task] {
-        if (auto group = alive.lock()) (*group)->on_task_done(task);
+        if (auto group = alive.lock())
+            (*group)->on_task_done(task);
     });
 }
 
 void TaskGroup::abort() {
     aborting_ = true;
     for (TaskRef& task : tasks_) {
-        if (!task.done()) task.cancel();
+        if (!task.done())
+            task.cancel();
     }
 }
 
 void TaskGroup::on_task_done(const TaskRef& task) {
     std::erase(tasks_, task);
-    if (on_completed_ && tasks_.empty() && !on_completed_.done()) on_completed_.set_result();
-    if (task.cancelled()) return;
+    if (on_completed_ && tasks_.empty() && !on_completed_.done())
+        on_completed_.set_result();
+    if (task.cancelled())
+        return;
     std::exception_ptr error = task.exception();
-    if (!error) return;
+    if (!error)
+        return;
     errors_.push_back(error);
-    if (is_interrupt(error) && !base_error_) base_error_ = error;
+    if (is_interrupt(error) && !base_error_)
+        base_error_ = error;
     if (parent_.done()) {
         ExceptionContext context;
-        context.message = "Task " + task.describe() + " has errored out but its parent task " + parent_.describe() +
-                          " is already completed";
+        context.message = "Task " + task.describe() + " has errored out but its parent task " +
+                          parent_.describe() + " is already completed";
         context.exception = error;
         context.task = task;
         loop_->call_exception_handler(context);
@@ -60,10 +71,13 @@ void TaskGroup::on_task_done(const TaskRef& task) {
 
 Coro<void> TaskGroup::exit(std::exception_ptr body_error) {
     exiting_ = true;
-    if (body_error && is_interrupt(body_error) && !base_error_) base_error_ = body_error;
+    if (body_error && is_interrupt(body_error) && !base_error_)
+        base_error_ = body_error;
     std::exception_ptr propagate_cancellation;
-    if (is_cancellation(body_error)) propagate_cancellation = body_error;
-    if (body_error && !aborting_) abort();
+    if (is_cancellation(body_error))
+        propagate_cancellation = body_error;
+    if (body_error && !aborting_)
+        abort();
 
     while (!tasks_.empty()) {
         if (!on_completed_) {
@@ -84,10 +98,14 @@ Coro<void> TaskGroup::exit(std::exception_ptr body_error) {
     }
     alive_.reset();
 
-    if (base_error_) std::rethrow_exception(base_error_);
-    if (parent_cancel_requested_ && parent_.uncancel() == 0) propagate_cancellation = nullptr;
-    if (propagate_cancellation && errors_.empty()) std::rethrow_exception(propagate_cancellation);
-    if (body_error && !is_cancellation(body_error)) errors_.push_back(body_error);
+    if (base_error_)
+        std::rethrow_exception(base_error_);
+    if (parent_cancel_requested_ && parent_.uncancel() == 0)
+        propagate_cancellation = nullptr;
+    if (propagate_cancellation && errors_.empty())
+        std::rethrow_exception(propagate_cancellation);
+    if (body_error && !is_cancellation(body_error))
+        errors_.push_back(body_error);
     if (!errors_.empty()) {
         if (parent_.cancelling() > 0) {
             parent_.uncancel();

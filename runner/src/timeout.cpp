@@ -4,7 +4,8 @@ namespace simrun::detail {
 
 TimeoutScope::TimeoutScope(Duration when)
     : task_(current_task()), expiring_(std::make_shared<bool>(false)) {
-    if (!task_) throw RuntimeError("timeout() should be used inside a task");
+    if (!task_)
+        throw RuntimeError("timeout() should be used inside a task");
     cancelling_at_entry_ = task_.cancelling();
     EventLoop& loop = task_.get_loop();
     auto on_timeout = [task = task_, expiring = expiring_]() mutable {
@@ -26,7 +27,8 @@ void TimeoutScope::exit(const std::exception_ptr& error) {
             throw TimeoutError("timed out");
         }
     }
-    if (error) std::rethrow_exception(error);
+    if (error)
+        std::rethrow_exception(error);
 }
 
 }  // namespace simrun::detail

@@ -11,13 +11,15 @@ std::uint64_t SeededChoices::next() noexcept {
 
 std::uint64_t SeededChoices::choose(std::uint64_t bound) {
     ++count_;
-    if (bound <= 1) return 0;
+    if (bound <= 1)
+        return 0;
     return next() % bound;  // the tiny bias of a modulo does not matter for scheduling
 }
 
 std::uint64_t ScriptedChoices::choose(std::uint64_t bound) {
     ++count_;
-    if (position_ >= script_.size()) return 0;
+    if (position_ >= script_.size())
+        return 0;
     std::uint64_t value = script_[position_++];
     return bound <= 1 ? 0 : value % bound;
 }

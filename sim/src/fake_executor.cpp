@@ -5,11 +5,13 @@
 namespace simrun::sim {
 
 CostModel fixed_cost(Duration duration) {
-    return [duration](const JobInfo&, ChoiceSource&) -> std::optional<Duration> { return duration; };
+    return
+        [duration](const JobInfo&, ChoiceSource&) -> std::optional<Duration> { return duration; };
 }
 
 CostModel random_cost(Duration shortest, Duration longest) {
-    if (longest < shortest) throw ValueError("random_cost(): longest is shorter than shortest");
+    if (longest < shortest)
+        throw ValueError("random_cost(): longest is shorter than shortest");
     return [shortest, longest](const JobInfo&, ChoiceSource& choices) -> std::optional<Duration> {
         auto span = static_cast<std::uint64_t>((longest - shortest).count()) + 1;
         return shortest + Duration(static_cast<Duration::rep>(choices.choose(span)));
@@ -17,21 +19,27 @@ CostModel random_cost(Duration shortest, Duration longest) {
 }
 
 CostModel never_finishes_if_named(std::string name, CostModel otherwise) {
-    return [name = std::move(name), otherwise = std::move(otherwise)](const JobInfo& job,
-                                                                      ChoiceSource& choices) -> std::optional<Duration> {
-        if (job.name == name) return std::nullopt;
+    return [name = std::move(name), otherwise = std::move(otherwise)](
+               const JobInfo& job, ChoiceSource& choices) -> std::optional<Duration> {
+        if (job.name == name)
+            return std::nullopt;
         return otherwise(job, choices);
     };
 }
 
-FakeExecutor::FakeExecutor(SimLoop& loop, FakeExecutorOptions options) : loop_(loop), options_(std::move(options)) {
-    if (options_.workers == 0) throw ValueError("FakeExecutorOptions::workers must be at least 1");
-    if (!options_.cost) options_.cost = fixed_cost(std::chrono::milliseconds(1));
+FakeExecutor::FakeExecutor(SimLoop& loop, FakeExecutorOptions options)
+    : loop_(loop), options_(std::move(options)) {
+    if (options_.workers == 0)
+        throw ValueError("FakeExecutorOptions::workers must be at least 1");
+    if (!options_.cost)
+        options_.cost = fixed_cost(std::chrono::milliseconds(1));
 }
 
 void FakeExecutor::submit(ExecutorJob job) {
-    if (shutdown_) throw RuntimeError("cannot schedule new futures after shutdown");
-    loop_.note("executor", "submit #" + std::to_string(submitted_) + (job.name.empty() ? "" : " " + job.name));
+    if (shutdown_)
+        throw RuntimeError("cannot schedule new futures after shutdown");
+    loop_.note("executor",
+               "submit #" + std::to_string(submitted_) + (job.name.empty() ? "" : " " + job.name));
     queue_.push_back(std::move(job));
     queued_index_.push_back(submitted_++);
     start_queued();
@@ -55,7 +63,8 @@ void FakeExecutor::start_queued() {
 }
 
 std::optional<Duration> FakeExecutor::next_completion() const {
-    if (running_.empty()) return std::nullopt;
+    if (running_.empty())
+        return std::nullopt;
     return running_.begin()->first.first;
 }
 
@@ -70,7 +79,9 @@ void FakeExecutor::complete_due(Duration now) {
     notify_if_joined();
 }
 
-void FakeExecutor::shutdown(bool) { shutdown_ = true; }
+void FakeExecutor::shutdown(bool) {
+    shutdown_ = true;
+}
 
 void FakeExecutor::join_async(std::function<void()> on_joined) {
     shutdown_ = true;
@@ -80,10 +91,12 @@ void FakeExecutor::join_async(std::function<void()> on_joined) {
 }
 
 void FakeExecutor::notify_if_joined() {
-    if (!shutdown_ || !queue_.empty() || !running_.empty() || hung_ != 0) return;
+    if (!shutdown_ || !queue_.empty() || !running_.empty() || hung_ != 0)
+        return;
     auto callbacks = std::move(on_joined_);
     on_joined_.clear();
-    for (auto& callback : callbacks) callback();
+    for (auto& callback : callbacks)
+        callback();
 }
 
 void FakeExecutor::discard() noexcept {

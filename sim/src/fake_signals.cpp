@@ -8,21 +8,34 @@ namespace simrun::sim {
 
 std::string signal_name(int signum) {
     switch (signum) {
-        case SIGINT: return "SIGINT";
-        case SIGTERM: return "SIGTERM";
-        case SIGHUP: return "SIGHUP";
-        case SIGQUIT: return "SIGQUIT";
-        case SIGUSR1: return "SIGUSR1";
-        case SIGUSR2: return "SIGUSR2";
-        default: return "signal " + std::to_string(signum);
+        case SIGINT:
+            return "SIGINT";
+        case SIGTERM:
+            return "SIGTERM";
+        case SIGHUP:
+            return "SIGHUP";
+        case SIGQUIT:
+            return "SIGQUIT";
+        case SIGUSR1:
+            return "SIGUSR1";
+        case SIGUSR2:
+            return "SIGUSR2";
+        default:
+            return "signal " + std::to_string(signum);
     }
 }
 
-void FakeSignals::raise(int signum) { arrive(signum, loop_.inside_callback_); }
+void FakeSignals::raise(int signum) {
+    arrive(signum, loop_.inside_callback_);
+}
 
-void FakeSignals::schedule_at(Duration when, int signum) { by_time_.emplace(when, signum); }
+void FakeSignals::schedule_at(Duration when, int signum) {
+    by_time_.emplace(when, signum);
+}
 
-void FakeSignals::schedule_at_step(std::uint64_t step, int signum) { by_step_.emplace(step, signum); }
+void FakeSignals::schedule_at_step(std::uint64_t step, int signum) {
+    by_step_.emplace(step, signum);
+}
 
 void FakeSignals::set_disposition(int signum, SignalDisposition disposition) {
     Slot& slot = slots_[signum];
@@ -35,8 +48,10 @@ SignalDisposition FakeSignals::disposition(int signum) const {
     return found == slots_.end() ? SignalDisposition::default_action : found->second.disposition;
 }
 
-std::uint64_t FakeSignals::install(int signum, std::function<void()> handler, SignalHandlerOptions options) {
-    if (install_fails_) throw ValueError("signal only works in main thread of the main interpreter");
+std::uint64_t FakeSignals::install(int signum, std::function<void()> handler,
+                                   SignalHandlerOptions options) {
+    if (install_fails_)
+        throw ValueError("signal only works in main thread of the main interpreter");
     Slot& slot = slots_[signum];
     slot = Slot{};
     slot.disposition = SignalDisposition::handler;
@@ -49,7 +64,8 @@ std::uint64_t FakeSignals::install(int signum, std::function<void()> handler, Si
 
 bool FakeSignals::is_installed(int signum, std::uint64_t id) const {
     auto found = slots_.find(signum);
-    return found != slots_.end() && found->second.id == id && found->second.disposition == SignalDisposition::handler;
+    return found != slots_.end() && found->second.id == id &&
+           found->second.disposition == SignalDisposition::handler;
 }
 
 void FakeSignals::restore_default(int signum) {
@@ -68,7 +84,8 @@ void FakeSignals::dispatch_pending() {
         int signum = pending_.front();
         pending_.erase(pending_.begin());
         auto found = slots_.find(signum);
-        if (found == slots_.end() || !found->second.handler) continue;
+        if (found == slots_.end() || !found->second.handler)
+            continue;
         std::function<void()> handler = found->second.handler;
         loop_.note("signal", signal_name(signum) + " handled");
         try {
@@ -78,14 +95,16 @@ void FakeSignals::dispatch_pending() {
             // same signal that were waiting asked for the same thing and are merged into it, as
             // a real process merges a signal that arrives while it is still pending.
             std::erase(pending_, signum);
-            if (!pending_.empty()) loop_.notify_signal_arrived();  // other signals still get handled
+            if (!pending_.empty())
+                loop_.notify_signal_arrived();  // other signals still get handled
             throw;
         }
     }
 }
 
 std::optional<Duration> FakeSignals::next_arrival() const {
-    if (by_time_.empty()) return std::nullopt;
+    if (by_time_.empty())
+        return std::nullopt;
     return by_time_.begin()->first;
 }
 
@@ -122,11 +141,14 @@ void FakeSignals::arrive(int signum, bool inside_callback) {
     ++slot.arrivals_since_install;
     pending_.push_back(signum);
     loop_.notify_signal_arrived();
-    if (inside_callback && slot.options.escalate_after && slot.arrivals_since_install >= 2 && !escalation_deadline_) {
+    if (inside_callback && slot.options.escalate_after && slot.arrivals_since_install >= 2 &&
+        !escalation_deadline_) {
         escalation_deadline_ = now + *slot.options.escalate_after;
         escalation_signal_ = signum;
-        loop_.note("signal", "repeated " + signal_name(signum) + " while stuck in a callback: the process ends at " +
-                                 format_time(*escalation_deadline_) + " unless the loop gets back first");
+        loop_.note("signal", "repeated " + signal_name(signum) +
+                                 " while stuck in a callback: the process ends at " +
+                                 format_time(*escalation_deadline_) +
+                                 " unless the loop gets back first");
     }
 }
 

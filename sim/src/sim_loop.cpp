@@ -6,10 +6,14 @@ namespace simrun::sim {
 namespace {
 const char* level_name(LogLevel level) {
     switch (level) {
-        case LogLevel::debug: return "DEBUG";
-        case LogLevel::info: return "INFO";
-        case LogLevel::warning: return "WARNING";
-        case LogLevel::error: return "ERROR";
+        case LogLevel::debug:
+            return "DEBUG";
+        case LogLevel::info:
+            return "INFO";
+        case LogLevel::warning:
+            return "WARNING";
+        case LogLevel::error:
+            return "ERROR";
     }
     return "?";
 }
@@ -17,7 +21,8 @@ const char* level_name(LogLevel level) {
 
 SimLoop::SimLoop(SimOptions options)
     : options_(std::move(options)),
-      choices_(options_.choices ? options_.choices : std::make_shared<SeededChoices>(options_.seed)),
+      choices_(options_.choices ? options_.choices
+                                : std::make_shared<SeededChoices>(options_.seed)),
       signals_(*this),
       trace_(options_.trace_limit) {
     set_step_observer(this);
@@ -31,21 +36,26 @@ SimLoop::~SimLoop() {
     set_step_observer(nullptr);
 }
 
-void SimLoop::note(std::string kind, std::string text) { trace_.add(steps(), now_, std::move(kind), std::move(text)); }
+void SimLoop::note(std::string kind, std::string text) {
+    trace_.add(steps(), now_, std::move(kind), std::move(text));
+}
 
 FakeExecutor& SimLoop::fake_executor() {
-    if (!executor_) set_default_executor(make_default_executor());
+    if (!executor_)
+        set_default_executor(make_default_executor());
     return *executor_;
 }
 
 std::shared_ptr<Executor> SimLoop::make_default_executor() {
-    if (!executor_) executor_ = std::make_shared<FakeExecutor>(*this, options_.executor);
+    if (!executor_)
+        executor_ = std::make_shared<FakeExecutor>(*this, options_.executor);
     return executor_;
 }
 
 std::uint64_t SimLoop::timer_sequence() noexcept {
     ++timers_made_;
-    if (!options_.shuffle_timer_ties) return timers_made_;
+    if (!options_.shuffle_timer_ties)
+        return timers_made_;
     return (choices_->choose(std::uint64_t{1} << 20) << 40) | timers_made_;
 }
 
@@ -68,11 +78,13 @@ void SimLoop::on_log(LogLevel level, const std::string& message) {
 
 void SimLoop::wait_for_events(std::optional<Duration> timeout) {
     throw_if_terminated();
-    if (has_pending_threadsafe()) timeout = Duration::zero();
+    if (has_pending_threadsafe())
+        timeout = Duration::zero();
     Duration target = now_;
     if (!timeout || *timeout > Duration::zero()) {
         std::optional<Duration> next;
-        if (timeout) next = now_ + *timeout;
+        if (timeout)
+            next = now_ + *timeout;
         bool timer_is_next = next.has_value();
         auto consider = [&](std::optional<Duration> when) {
             if (when && (!next || *when < *next)) {
@@ -80,9 +92,11 @@ void SimLoop::wait_for_events(std::optional<Duration> timeout) {
                 timer_is_next = false;
             }
         };
-        if (executor_) consider(executor_->next_completion());
+        if (executor_)
+            consider(executor_->next_completion());
         consider(signals_.next_arrival());
-        if (!next) report_deadlock();
+        if (!next)
+            report_deadlock();
         target = *next;
         // Only timers are late (a loop that wakes up late); jobs and signals keep their times.
         if (timer_is_next && target > now_ && options_.max_timer_lateness > Duration::zero()) {
@@ -98,15 +112,18 @@ void SimLoop::wait_for_events(std::optional<Duration> timeout) {
 }
 
 void SimLoop::deliver_due() {
-    if (executor_) executor_->complete_due(now_);
+    if (executor_)
+        executor_->complete_due(now_);
     signals_.arrive_due(now_, false);
 }
 
 void SimLoop::busy(Duration duration) {
     if (!inside_callback_) {
-        throw RuntimeError("SimLoop::busy() must be called from inside a callback or task of the running loop");
+        throw RuntimeError(
+            "SimLoop::busy() must be called from inside a callback or task of the running loop");
     }
-    if (duration < Duration::zero()) throw ValueError("SimLoop::busy(): negative duration");
+    if (duration < Duration::zero())
+        throw ValueError("SimLoop::busy(): negative duration");
     const Duration end = now_ + duration;
     note("busy", "callback busy until " + format_time(end));
     for (;;) {
@@ -116,7 +133,8 @@ void SimLoop::busy(Duration duration) {
             now_ = *deadline;
             terminate(*signals_.escalation_signal_);
         }
-        if (!next || *next > end) break;
+        if (!next || *next > end)
+            break;
         now_ = *next;
         signals_.arrive_due(now_, true);
     }
@@ -134,28 +152,33 @@ void SimLoop::terminate(int signum) {
 
 void SimLoop::throw_if_terminated() const {
     if (terminated_) {
-        throw ProcessTerminated(*terminated_, "the simulated process was ended by " + signal_name(*terminated_) +
+        throw ProcessTerminated(*terminated_, "the simulated process was ended by " +
+                                                  signal_name(*terminated_) +
                                                   " at t=" + format_time(now_));
     }
 }
 
 void SimLoop::report_deadlock() {
     std::vector<std::string> pending;
-    for (const TaskRef& task : all_tasks()) pending.push_back(task.name() + " awaits " + task.state()->awaiting());
-    std::string message = "deadlock at t=" + format_time(now_) +
-                          ": nothing is ready and no timer, executor job or signal is coming, so a real loop "
-                          "would wait forever.";
+    for (const TaskRef& task : all_tasks())
+        pending.push_back(task.name() + " awaits " + task.state()->awaiting());
+    std::string message =
+        "deadlock at t=" + format_time(now_) +
+        ": nothing is ready and no timer, executor job or signal is coming, so a real loop "
+        "would wait forever.";
     if (executor_ && executor_->hung_jobs() > 0) {
         message += " " + std::to_string(executor_->hung_jobs()) + " executor job(s) never finish.";
     }
     message += pending.empty() ? " No task is pending." : " Pending tasks:";
-    for (const std::string& line : pending) message += "\n  " + line;
+    for (const std::string& line : pending)
+        message += "\n  " + line;
     note("deadlock", message);
     throw DeadlockError(message, std::move(pending));
 }
 
 void SimLoop::on_close() {
-    if (executor_) executor_->discard();
+    if (executor_)
+        executor_->discard();
     note("loop", "closed");
 }
 
@@ -165,10 +188,13 @@ LoopFactory factory(SimOptions options) {
 
 SimLoop& running_sim() {
     auto* loop = dynamic_cast<SimLoop*>(running_loop_or_null());
-    if (loop == nullptr) throw RuntimeError("simrun::sim: the running loop is not a simrun::sim::SimLoop");
+    if (loop == nullptr)
+        throw RuntimeError("simrun::sim: the running loop is not a simrun::sim::SimLoop");
     return *loop;
 }
 
-void busy(Duration duration) { running_sim().busy(duration); }
+void busy(Duration duration) {
+    running_sim().busy(duration);
+}
 
 }  // namespace simrun::sim

@@ -13,7 +13,8 @@ void mix(std::uint64_t& digest, const void* data, std::size_t size) noexcept {
 }
 void mix_number(std::uint64_t& digest, std::uint64_t value) noexcept {
     unsigned char bytes[8];
-    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<unsigned char>(value >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        bytes[i] = static_cast<unsigned char>(value >> (8 * i));
     mix(digest, bytes, sizeof bytes);
 }
 }  // namespace
@@ -26,7 +27,8 @@ void Trace::add(std::uint64_t step, Duration time, std::string kind, std::string
     mix(digest_, text.data(), text.size());
     mix(digest_, "\n", 1);
     ++total_;
-    if (entries_.size() < limit_) entries_.push_back(TraceEntry{step, time, std::move(kind), std::move(text)});
+    if (entries_.size() < limit_)
+        entries_.push_back(TraceEntry{step, time, std::move(kind), std::move(text)});
 }
 
 std::string format_time(Duration time) {

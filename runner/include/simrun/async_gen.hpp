@@ -39,10 +39,12 @@ class AsyncGen;
 namespace detail {
 
 template <class T>
-class AsyncGenState final : public AsyncGenStateBase, public std::enable_shared_from_this<AsyncGenState<T>> {
-public:
+class AsyncGenState final : public AsyncGenStateBase,
+                            public std::enable_shared_from_this<AsyncGenState<T>> {
+  public:
     struct promise_type : CoroPromiseBase {
-        explicit promise_type(SourceLocation where = SourceLocation::current()) noexcept : CoroPromiseBase(where) {}
+        explicit promise_type(SourceLocation where = SourceLocation::current()) noexcept
+            : CoroPromiseBase(where) {}
         AsyncGen<T> get_return_object();
 
         struct YieldAwaiter {
@@ -52,7 +54,8 @@ public:
                 return promise.continuation;
             }
             void await_resume() const {
-                if (promise.closing) throw GeneratorExit();
+                if (promise.closing)
+                    throw GeneratorExit();
             }
         };
         template <class U>
@@ -82,7 +85,8 @@ public:
     bool running() const noexcept { return running_; }
     std::string describe() const override {
         const SourceLocation& origin = origin_or_empty();
-        return std::string("<async_generator ") + origin.function + " at " + origin.short_text() + ">";
+        return std::string("<async_generator ") + origin.function + " at " + origin.short_text() +
+               ">";
     }
 
     /// Resumes the body until its next co_yield or its end (the caller is suspended meanwhile).
@@ -100,9 +104,12 @@ public:
 
     /// One iteration: the next value, or nothing at the end. Rethrows the body's exception.
     Coro<std::optional<T>> next() {
-        if (finished()) co_return std::nullopt;
-        if (running_) throw RuntimeError("anext(): asynchronous generator is already running");
-        if (!handle_.promise().started) register_with_loop();
+        if (finished())
+            co_return std::nullopt;
+        if (running_)
+            throw RuntimeError("anext(): asynchronous generator is already running");
+        if (!handle_.promise().started)
+            register_with_loop();
         co_await ResumeAwaiter{*this};
         co_return take_outcome();
     }
@@ -110,12 +117,14 @@ public:
     /// aclose(): GeneratorExit at the co_yield; RuntimeError if the body yields again.
     Coro<void> close_async() override { return close(this->shared_from_this()); }
 
-private:
+  private:
     // Takes its own reference: the frame keeps the generator alive until the close is over.
     static Coro<void> close(std::shared_ptr<AsyncGenState> self) { return self->close_body(self); }
     Coro<void> close_body(std::shared_ptr<AsyncGenState> keep) {
-        if (!handle_ || handle_.done()) co_return;  // already ended: nothing to close
-        if (running_) throw RuntimeError("aclose(): asynchronous generator is already running");
+        if (!handle_ || handle_.done())
+            co_return;  // already ended: nothing to close
+        if (running_)
+            throw RuntimeError("aclose(): asynchronous generator is already running");
         if (!handle_.promise().started) {  // never started: just mark it closed
             handle_.promise().started = true;
             handle_.destroy();
@@ -124,7 +133,8 @@ private:
         }
         handle_.promise().closing = true;
         co_await ResumeAwaiter{*this};
-        if (!handle_.done()) throw RuntimeError("async generator ignored GeneratorExit");
+        if (!handle_.done())
+            throw RuntimeError("async generator ignored GeneratorExit");
         std::exception_ptr error = std::exchange(handle_.promise().exception, nullptr);
         if (error) {
             try {
@@ -136,17 +146,18 @@ private:
         (void)keep;
     }
 
-public:
-
+  public:
     /// The generator's owner let go of it: close it on its loop if it is suspended mid-body.
     void finalize() noexcept {
-        if (!handle_ || handle_.done() || !handle_.promise().started || running_) return;
+        if (!handle_ || handle_.done() || !handle_.promise().started || running_)
+            return;
         EventLoop* loop = anchor_ ? anchor_->loop : nullptr;
-        if (loop == nullptr || loop->is_closed()) return;
+        if (loop == nullptr || loop->is_closed())
+            return;
         loop->finalize_asyncgen(this->shared_from_this());
     }
 
-private:
+  private:
     const SourceLocation& origin_or_empty() const {
         static const SourceLocation none{};
         return handle_ ? handle_.promise().origin : none;
@@ -158,8 +169,10 @@ private:
     }
     std::optional<T> take_outcome() {
         auto& promise = handle_.promise();
-        if (promise.exception) std::rethrow_exception(std::exchange(promise.exception, nullptr));
-        if (handle_.done()) return std::nullopt;
+        if (promise.exception)
+            std::rethrow_exception(std::exchange(promise.exception, nullptr));
+        if (handle_.done())
+            return std::nullopt;
         return std::exchange(promise.current, std::nullopt);
     }
 
@@ -173,7 +186,7 @@ private:
 /// An async generator of T. Move-only handle; see the file comment for usage.
 template <class T>
 class [[nodiscard]] AsyncGen {
-public:
+  public:
     using promise_type = typename detail::AsyncGenState<T>::promise_type;
 
     AsyncGen() = default;
@@ -196,11 +209,14 @@ public:
     Coro<void> aclose() { return state_->close_async(); }
     /// True once the body has ended.
     bool finished() const noexcept { return !state_ || state_->finished(); }
-    std::string describe() const { return state_ ? state_->describe() : "<async_generator (empty)>"; }
+    std::string describe() const {
+        return state_ ? state_->describe() : "<async_generator (empty)>";
+    }
 
-private:
+  private:
     void release() noexcept {
-        if (state_ && state_.use_count() == 1) state_->finalize();
+        if (state_ && state_.use_count() == 1)
+            state_->finalize();
         state_.reset();
     }
     std::shared_ptr<detail::AsyncGenState<T>> state_;

@@ -12,6 +12,8 @@ using Duration = std::chrono::nanoseconds;
 using namespace std::chrono_literals;  // NOLINT: lets users write 100ms, 5s
 
 /// Seconds as a double, for messages ("took 0.151 seconds").
-inline double to_seconds(Duration d) noexcept { return std::chrono::duration<double>(d).count(); }
+inline double to_seconds(Duration d) noexcept {
+    return std::chrono::duration<double>(d).count();
+}
 
 }  // namespace simrun

@@ -30,13 +30,13 @@ ContextData& current_context_data();
 
 /// Enters a context for the lifetime of the scope; throws RuntimeError if it is already entered.
 class ContextScope {
-public:
+  public:
     explicit ContextScope(ContextData& data);
     ~ContextScope();
     ContextScope(const ContextScope&) = delete;
     ContextScope& operator=(const ContextScope&) = delete;
 
-private:
+  private:
     ContextData* previous_;
     ContextData* entered_;
 };
@@ -51,7 +51,7 @@ class ContextVar;
 /// A mapping of context variables to values. Copying a Context handle refers to the same context
 /// (like a Python reference); `copy()` makes an independent context with the same values.
 class Context {
-public:
+  public:
     /// A new, empty context.
     Context();
 
@@ -78,7 +78,7 @@ public:
     /// The internal state (for the loop and tasks).
     detail::ContextData& data() const { return *data_; }
 
-private:
+  private:
     explicit Context(std::shared_ptr<detail::ContextData> data) : data_(std::move(data)) {}
     friend Context copy_context();
     std::shared_ptr<detail::ContextData> data_;
@@ -91,16 +91,16 @@ Context copy_context();
 /// key, the values live in contexts.
 template <class T>
 class ContextVar {
-public:
+  public:
     /// Records a set() so that reset() can undo it.
     class Token {
-    public:
+      public:
         /// The variable this token belongs to.
         const ContextVar& var() const { return *var_; }
         /// The value before the set(), if there was one.
         const std::optional<T>& old_value() const { return old_value_; }
 
-    private:
+      private:
         friend class ContextVar;
         Token(const ContextVar* var, detail::ContextData* context, std::optional<T> old)
             : var_(var), context_(context), old_value_(std::move(old)) {}
@@ -111,24 +111,30 @@ public:
     };
 
     /// A variable without a default: get() throws LookupError until it is set.
-    explicit ContextVar(std::string name) : name_(std::move(name)), id_(detail::next_context_var_id()) {}
+    explicit ContextVar(std::string name)
+        : name_(std::move(name)), id_(detail::next_context_var_id()) {}
     /// A variable whose get() returns `default_value` when unset.
     ContextVar(std::string name, T default_value)
-        : name_(std::move(name)), id_(detail::next_context_var_id()), default_(std::move(default_value)) {}
+        : name_(std::move(name)),
+          id_(detail::next_context_var_id()),
+          default_(std::move(default_value)) {}
 
     const std::string& name() const { return name_; }
     std::uint64_t id() const { return id_; }
 
     /// The value in the current context, else the default; throws LookupError if neither.
     T get() const {
-        if (auto value = lookup(detail::current_context_data())) return *value;
-        if (default_) return *default_;
+        if (auto value = lookup(detail::current_context_data()))
+            return *value;
+        if (default_)
+            return *default_;
         throw LookupError("ContextVar '" + name_ + "' has no value and no default");
     }
 
     /// The value in the current context, else `fallback` (the variable's default is ignored).
     T get(T fallback) const {
-        if (auto value = lookup(detail::current_context_data())) return *value;
+        if (auto value = lookup(detail::current_context_data()))
+            return *value;
         return fallback;
     }
 
@@ -145,10 +151,13 @@ public:
     /// Restores the value the variable had before `token`'s set(). Throws RuntimeError if the
     /// token was used already, ValueError if it belongs to another variable or context.
     void reset(Token& token) {
-        if (token.used_) throw RuntimeError("Token has already been used once");
-        if (token.var_ != this) throw ValueError("Token was created by a different ContextVar");
+        if (token.used_)
+            throw RuntimeError("Token has already been used once");
+        if (token.var_ != this)
+            throw ValueError("Token was created by a different ContextVar");
         detail::ContextData& context = detail::current_context_data();
-        if (token.context_ != &context) throw ValueError("Token was created in a different Context");
+        if (token.context_ != &context)
+            throw ValueError("Token was created in a different Context");
         auto vars = std::make_shared<detail::ContextMap>(*context.vars);
         if (token.old_value_) {
             (*vars)[id_] = std::make_shared<const T>(*token.old_value_);
@@ -159,11 +168,12 @@ public:
         token.used_ = true;
     }
 
-private:
+  private:
     friend class Context;
     std::optional<T> lookup(const detail::ContextData& context) const {
         auto found = context.vars->find(id_);
-        if (found == context.vars->end()) return std::nullopt;
+        if (found == context.vars->end())
+            return std::nullopt;
         return *static_cast<const T*>(found->second.get());
     }
 

@@ -74,7 +74,7 @@ struct CoroPromiseResult<void> {
 /// A lazily started coroutine returning T. Move-only; destroying it destroys the frame.
 template <class T = void>
 class [[nodiscard]] Coro {
-public:
+  public:
     using value_type = T;
 
     struct promise_type : detail::CoroPromiseBase, detail::CoroPromiseResult<T> {
@@ -106,12 +106,15 @@ public:
     /// True once the body has finished (returned or thrown).
     bool done() const noexcept { return handle_ && handle_.done(); }
     /// Where the coroutine function is defined.
-    SourceLocation origin() const noexcept { return handle_ ? handle_.promise().origin : SourceLocation{}; }
+    SourceLocation origin() const noexcept {
+        return handle_ ? handle_.promise().origin : SourceLocation{};
+    }
     Handle handle() const noexcept { return handle_; }
     /// Destroys the frame without running it and without the "never awaited" report, for code
     /// that decided not to run it (as a task cancelled before its first step).
     void drop() noexcept {
-        if (handle_) handle_.promise().started = true;
+        if (handle_)
+            handle_.promise().started = true;
         reset();
     }
 
@@ -127,17 +130,21 @@ public:
             }
             T await_resume() {
                 auto& promise = child.promise();
-                if (promise.exception) std::rethrow_exception(promise.exception);
-                if constexpr (!std::is_void_v<T>) return std::move(*promise.result);
+                if (promise.exception)
+                    std::rethrow_exception(promise.exception);
+                if constexpr (!std::is_void_v<T>)
+                    return std::move(*promise.result);
             }
         };
         return Awaiter{handle_};
     }
 
-private:
+  private:
     void reset() noexcept {
-        if (!handle_) return;
-        if (!handle_.promise().started) detail::report_never_awaited(handle_.promise().origin);
+        if (!handle_)
+            return;
+        if (!handle_.promise().started)
+            detail::report_never_awaited(handle_.promise().origin);
         handle_.destroy();
         handle_ = {};
     }

@@ -10,7 +10,7 @@ namespace simrun {
 
 /// A flag, initially false. wait() suspends until it is set; set() wakes every waiter.
 class Event {
-public:
+  public:
     Event() = default;
     Event(const Event&) = delete;
     Event& operator=(const Event&) = delete;
@@ -23,7 +23,7 @@ public:
     /// Returns at once if the flag is set, else suspends until set() (cancellable).
     Coro<void> wait();
 
-private:
+  private:
     std::list<Future<void>> waiters_;
     bool value_ = false;
 };

@@ -38,7 +38,7 @@ using LogHandler = std::function<void(LogLevel, const std::string&)>;
 
 /// Sees every callback the loop runs (the simulator's trace uses it).
 class StepObserver {
-public:
+  public:
     virtual ~StepObserver() = default;
     /// Called just before a callback runs.
     virtual void before_callback(const detail::HandleState& handle) = 0;
@@ -51,7 +51,7 @@ public:
 /// An event loop. Not copyable; one thread runs it at a time. Methods marked "thread-safe" may
 /// be called from any thread; all others belong to the loop's thread.
 class EventLoop {
-public:
+  public:
     EventLoop(const EventLoop&) = delete;
     EventLoop& operator=(const EventLoop&) = delete;
     virtual ~EventLoop();
@@ -64,7 +64,8 @@ public:
     // ---- callbacks ----------------------------------------------------------------------
 
     /// Runs `callback` at the next iteration, after the callbacks already queued (FIFO).
-    Handle call_soon(std::function<void()> callback, SourceLocation where = SourceLocation::current());
+    Handle call_soon(std::function<void()> callback,
+                     SourceLocation where = SourceLocation::current());
     /// Runs `callback` once `delay` has passed.
     TimerHandle call_later(Duration delay, std::function<void()> callback,
                            SourceLocation where = SourceLocation::current());
@@ -82,11 +83,12 @@ public:
     Task<T> create_task(Coro<T> coro, TaskOptions options = {},
                         SourceLocation where = SourceLocation::current()) {
         check_closed();
-        if (!coro) throw ValueError("a coroutine was expected, got an empty Coro");
+        if (!coro)
+            throw ValueError("a coroutine was expected, got an empty Coro");
         Context context = options.context ? *options.context : copy_context();
         std::string name = options.name.empty() ? next_task_name() : std::move(options.name);
-        auto state = std::make_shared<detail::TaskState<T>>(*this, std::move(coro), std::move(context),
-                                                            std::move(name), where);
+        auto state = std::make_shared<detail::TaskState<T>>(
+            *this, std::move(coro), std::move(context), std::move(name), where);
         state->start();
         return Task<T>(std::move(state));
     }
@@ -147,12 +149,16 @@ public:
     void set_debug(bool enabled) noexcept { debug_ = enabled; }
     /// In debug mode, callbacks taking at least this long are logged (default 100 ms).
     Duration slow_callback_duration() const noexcept { return slow_callback_duration_; }
-    void set_slow_callback_duration(Duration duration) noexcept { slow_callback_duration_ = duration; }
+    void set_slow_callback_duration(Duration duration) noexcept {
+        slow_callback_duration_ = duration;
+    }
 
     // ---- errors, warnings and logs ------------------------------------------------------
 
     /// Replaces the exception handler (an empty function restores the default).
-    void set_exception_handler(ExceptionHandler handler) { exception_handler_ = std::move(handler); }
+    void set_exception_handler(ExceptionHandler handler) {
+        exception_handler_ = std::move(handler);
+    }
     const ExceptionHandler& get_exception_handler() const noexcept { return exception_handler_; }
     /// Calls the custom handler, or the default one. A custom handler that throws is reported
     /// by the default handler ("Unhandled error in exception handler"). Never throws, except
@@ -184,9 +190,11 @@ public:
     /// Runs `fn` on the default executor; the future gets its result or exception.
     /// RuntimeError "Executor shutdown has been called" after shutdown_default_executor().
     template <class F>
-    auto run_in_executor(F fn, std::string job_name = {}, SourceLocation where = SourceLocation::current()) {
+    auto run_in_executor(F fn, std::string job_name = {},
+                         SourceLocation where = SourceLocation::current()) {
         check_closed();
-        if (executor_shutdown_called_) throw RuntimeError("Executor shutdown has been called");
+        if (executor_shutdown_called_)
+            throw RuntimeError("Executor shutdown has been called");
         return run_in_executor(default_executor(), std::move(fn), std::move(job_name), where);
     }
     /// Runs `fn` on `executor`.
@@ -199,27 +207,31 @@ public:
         future.set_label("executor job" + (job_name.empty() ? std::string() : " " + job_name));
         auto state = future.state();
         std::string delivery = "result of " + state->label();
-        executor.submit(ExecutorJob{std::move(job_name), [this, state, delivery, fn = std::move(fn)]() mutable {
-            std::function<void()> deliver;
-            try {
-                if constexpr (std::is_void_v<R>) {
-                    fn();
-                    deliver = [state] {
-                        if (!state->done()) state->set_result();
-                    };
-                } else {
-                    auto value = std::make_shared<R>(fn());
-                    deliver = [state, value] {
-                        if (!state->done()) state->set_result(std::move(*value));
-                    };
-                }
-            } catch (...) {
-                deliver = [state, error = std::current_exception()] {
-                    if (!state->done()) state->set_exception(error);
-                };
-            }
-            post_if_open(std::move(deliver), delivery);
-        }});
+        executor.submit(
+            ExecutorJob{std::move(job_name), [this, state, delivery, fn = std::move(fn)]() mutable {
+                            std::function<void()> deliver;
+                            try {
+                                if constexpr (std::is_void_v<R>) {
+                                    fn();
+                                    deliver = [state] {
+                                        if (!state->done())
+                                            state->set_result();
+                                    };
+                                } else {
+                                    auto value = std::make_shared<R>(fn());
+                                    deliver = [state, value] {
+                                        if (!state->done())
+                                            state->set_result(std::move(*value));
+                                    };
+                                }
+                            } catch (...) {
+                                deliver = [state, error = std::current_exception()] {
+                                    if (!state->done())
+                                        state->set_exception(error);
+                                };
+                            }
+                            post_if_open(std::move(deliver), delivery);
+                        }});
         return future;
     }
     /// Replaces the default executor.
@@ -259,14 +271,15 @@ public:
     /// Schedules a task's step (no context capture, no debug checks); `wake` as TaskBase::step.
     void schedule_task_step(std::shared_ptr<detail::TaskBase> task, bool wake);
     /// call_soon with an explicit context (null: none), for future callbacks.
-    void call_soon_in_context(std::function<void()> callback, std::shared_ptr<const detail::ContextMap> context,
+    void call_soon_in_context(std::function<void()> callback,
+                              std::shared_ptr<const detail::ContextMap> context,
                               std::string label = {});
     /// Thread-safe: queues `callback` unless the loop is closed (then it is dropped).
     bool post_if_open(std::function<void()> callback, std::string label = {});
     void timer_cancelled() noexcept { timers_.note_cancelled(); }
     const std::shared_ptr<detail::LoopAnchor>& anchor() const noexcept { return anchor_; }
 
-protected:
+  protected:
     EventLoop();
 
     /// Waits for I/O, signals or thread-safe callbacks, at most `timeout` (none: no limit;
@@ -288,7 +301,7 @@ protected:
     /// One iteration: wait, collect due timers, run the callbacks that were ready.
     void run_once();
 
-private:
+  private:
     struct RunningScope;
     void run_until_done(detail::FutureStateBase& future, bool own_task);
     void check_not_running() const;
@@ -297,8 +310,8 @@ private:
     void drain_threadsafe_queue();
     Executor& default_executor();
     std::string next_task_name();
-    std::shared_ptr<detail::HandleState> make_handle(std::function<void()> callback, SourceLocation where,
-                                                     bool capture_context);
+    std::shared_ptr<detail::HandleState> make_handle(std::function<void()> callback,
+                                                     SourceLocation where, bool capture_context);
     void abandon_pending_tasks() noexcept;
 
     std::shared_ptr<detail::LoopAnchor> anchor_;
@@ -359,7 +372,8 @@ bool debug_mode_from_environment() noexcept;
 
 /// create_task on the running loop.
 template <class T>
-Task<T> create_task(Coro<T> coro, TaskOptions options = {}, SourceLocation where = SourceLocation::current()) {
+Task<T> create_task(Coro<T> coro, TaskOptions options = {},
+                    SourceLocation where = SourceLocation::current()) {
     return get_running_loop().create_task(std::move(coro), std::move(options), where);
 }
 /// The task running in the calling thread, or an empty TaskRef.

@@ -1,10 +1,10 @@
 #pragma once
 // The exception hierarchy. As in Python, cancellation and interruption are not errors: they derive
-// from BaseException, which is deliberately NOT a std::exception, so `catch (const std::exception&)`
-// never swallows them. Ordinary errors derive from the standard exception types.
+// from BaseException, which is deliberately NOT a std::exception, so `catch (const
+// std::exception&)` never swallows them. Ordinary errors derive from the standard exception types.
 
-#include <stdexcept>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -13,7 +13,7 @@ namespace simrun {
 /// Root of the control-flow exceptions (CancelledError, KeyboardInterrupt, SystemExit,
 /// GeneratorExit). Not derived from std::exception on purpose.
 class BaseException {
-public:
+  public:
     explicit BaseException(std::string message = {}) : message_(std::move(message)) {}
     virtual ~BaseException() = default;
     BaseException(const BaseException&) = default;
@@ -26,38 +26,39 @@ public:
     /// The Python-style class name, e.g. "CancelledError".
     virtual const char* type_name() const noexcept { return "BaseException"; }
 
-private:
+  private:
     std::string message_;
 };
 
 /// Thrown into a task at its suspension point when it is cancelled; carries the cancel message.
 class CancelledError : public BaseException {
-public:
+  public:
     using BaseException::BaseException;
     const char* type_name() const noexcept override { return "CancelledError"; }
 };
 
 /// What `run()` throws after Ctrl-C (see docs/semantics.md, "SIGINT").
 class KeyboardInterrupt : public BaseException {
-public:
+  public:
     using BaseException::BaseException;
     const char* type_name() const noexcept override { return "KeyboardInterrupt"; }
 };
 
 /// A request to end the program with an exit code; escapes the loop like KeyboardInterrupt.
 class SystemExit : public BaseException {
-public:
-    explicit SystemExit(int code = 0) : BaseException("exit code " + std::to_string(code)), code_(code) {}
+  public:
+    explicit SystemExit(int code = 0)
+        : BaseException("exit code " + std::to_string(code)), code_(code) {}
     const char* type_name() const noexcept override { return "SystemExit"; }
     int code() const noexcept { return code_; }
 
-private:
+  private:
     int code_;
 };
 
 /// Thrown into an async generator at its `co_yield` by `aclose()`.
 class GeneratorExit : public BaseException {
-public:
+  public:
     using BaseException::BaseException;
     const char* type_name() const noexcept override { return "GeneratorExit"; }
 };
@@ -65,55 +66,55 @@ public:
 /// The process would have been ended by a signal's default action (the simulator's stand-in for
 /// being killed by SIGINT: see SignalHandlerOptions::escalate_after). Escapes the loop.
 class ProcessTerminated : public BaseException {
-public:
+  public:
     explicit ProcessTerminated(int signum, std::string message)
         : BaseException(std::move(message)), signum_(signum) {}
     const char* type_name() const noexcept override { return "ProcessTerminated"; }
     int signal_number() const noexcept { return signum_; }
 
-private:
+  private:
     int signum_;
 };
 
 /// Misuse of the API at run time (Python's RuntimeError), e.g. "Runner is closed".
 class RuntimeError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 /// A bad argument value (Python's ValueError).
 class ValueError : public std::invalid_argument {
-public:
+  public:
     using std::invalid_argument::invalid_argument;
 };
 
 /// An operation not allowed in the object's current state, e.g. result() of a pending future.
 class InvalidStateError : public std::logic_error {
-public:
+  public:
     using std::logic_error::logic_error;
 };
 
 /// A deadline passed (timeout(), wait_for()).
 class TimeoutError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 
 /// Several errors at once, as Python's ExceptionGroup (TaskGroup raises it).
 class ExceptionGroup : public std::runtime_error {
-public:
+  public:
     ExceptionGroup(const std::string& message, std::vector<std::exception_ptr> exceptions)
         : std::runtime_error(message), exceptions_(std::move(exceptions)) {}
     /// The errors, in the order they happened.
     const std::vector<std::exception_ptr>& exceptions() const noexcept { return exceptions_; }
 
-private:
+  private:
     std::vector<std::exception_ptr> exceptions_;
 };
 
 /// A missing key, e.g. ContextVar::get() with no value and no default.
 class LookupError : public std::runtime_error {
-public:
+  public:
     using std::runtime_error::runtime_error;
 };
 

@@ -18,7 +18,7 @@ struct ExecutorJob {
 
 /// Runs jobs away from the loop.
 class Executor {
-public:
+  public:
     virtual ~Executor() = default;
     /// Queues a job. Throws RuntimeError after shutdown.
     virtual void submit(ExecutorJob job) = 0;

@@ -32,7 +32,7 @@ struct LoopAnchor {
 
 /// The non-typed part of every future and task: status, exception, callbacks.
 class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
-public:
+  public:
     enum class Status : std::uint8_t { pending, cancelled, finished };
 
     FutureStateBase(EventLoop& loop, SourceLocation created_at);
@@ -89,7 +89,7 @@ public:
     /// "Future" or "Task": the name used in "... exception was never retrieved".
     virtual const char* kind() const noexcept { return "Future"; }
 
-protected:
+  protected:
     void check_pending_for_set() const;
     /// Marks the future finished (value or exception already stored) and schedules callbacks.
     void finish();
@@ -102,7 +102,7 @@ protected:
 
     std::exception_ptr exception_;
 
-private:
+  private:
     struct DoneCallback {
         std::uint64_t id;
         std::function<void()> callback;
@@ -132,24 +132,28 @@ struct ValueSlot<void> {};
 /// A plain future's state.
 template <class T>
 class FutureState final : public FutureStateBase, public ValueSlot<T> {
-public:
+  public:
     using FutureStateBase::FutureStateBase;
     ~FutureState() override { report_unretrieved(); }
 
     template <class... U>
     void set_result(U&&... value) {
         check_pending_for_set();
-        if constexpr (!std::is_void_v<T>) this->value.emplace(std::forward<U>(value)...);
+        if constexpr (!std::is_void_v<T>)
+            this->value.emplace(std::forward<U>(value)...);
         finish();
     }
     /// The value (a reference into the state) or the exception it must throw.
     std::add_lvalue_reference_t<const T> result() {
         raise_if_no_value();
-        if constexpr (!std::is_void_v<T>) return *this->value;
+        if constexpr (!std::is_void_v<T>)
+            return *this->value;
     }
 
     /// Replaces cancel() of a pending future (gather() cancels its children instead).
-    void set_cancel_hook(std::function<bool(const std::string&)> hook) { cancel_hook_ = std::move(hook); }
+    void set_cancel_hook(std::function<bool(const std::string&)> hook) {
+        cancel_hook_ = std::move(hook);
+    }
     void clear_cancel_hook() noexcept { cancel_hook_ = nullptr; }
     bool cancel(std::string message) override {
         if (cancel_hook_ && !done()) {
@@ -159,7 +163,7 @@ public:
         return FutureStateBase::cancel(std::move(message));
     }
 
-private:
+  private:
     std::function<bool(const std::string&)> cancel_hook_;
 };
 
@@ -203,7 +207,7 @@ struct FutureAwaiter {
 /// loop. Copies share the same future. Made by `loop.create_future<T>()`.
 template <class T = void>
 class Future {
-public:
+  public:
     using value_type = T;
 
     Future() = default;
@@ -239,7 +243,7 @@ public:
 
     auto operator co_await() const { return detail::FutureAwaiter<detail::FutureState<T>>{state_}; }
 
-private:
+  private:
     std::shared_ptr<detail::FutureState<T>> state_;
 };
 

@@ -68,15 +68,18 @@ Future<R> gather_children(EventLoop& loop, std::vector<std::shared_ptr<FutureSta
     }
     outer.state()->set_cancel_hook([core](const std::string& message) {
         bool any = false;
-        for (auto& child : core->children) any = child->cancel(message) || any;
-        if (any) core->cancel_requested = true;
+        for (auto& child : core->children)
+            any = child->cancel(message) || any;
+        if (any)
+            core->cancel_requested = true;
         return any;
     });
     for (auto& child : core->children) {
         child->add_done_callback([core, state = outer.state(), child = child.get(), complete] {
             ++core->finished;
             if (state->done()) {
-                if (!child->cancelled()) child->mark_retrieved();
+                if (!child->cancelled())
+                    child->mark_retrieved();
                 return;
             }
             if (!core->return_exceptions) {
@@ -91,9 +94,10 @@ Future<R> gather_children(EventLoop& loop, std::vector<std::shared_ptr<FutureSta
                 if (core->cancel_requested) {
                     // As asyncio: every child's outcome is still looked at (so no error of theirs
                     // is reported as never retrieved), then the gather ends cancelled.
-                    for (auto& each : core->children) child_error(*each);
-                    state->set_exception(std::make_exception_ptr(child->cancelled() ? child->make_cancelled_error()
-                                                                                    : CancelledError()));
+                    for (auto& each : core->children)
+                        child_error(*each);
+                    state->set_exception(std::make_exception_ptr(
+                        child->cancelled() ? child->make_cancelled_error() : CancelledError()));
                 } else {
                     complete(*state, *core);
                 }
@@ -107,7 +111,8 @@ template <class T>
 std::vector<std::shared_ptr<FutureStateBase>> states_of(const std::vector<T>& tasks) {
     std::vector<std::shared_ptr<FutureStateBase>> states;
     states.reserve(tasks.size());
-    for (const auto& task : tasks) states.push_back(task.state());
+    for (const auto& task : tasks)
+        states.push_back(task.state());
     return states;
 }
 
@@ -117,16 +122,17 @@ EventLoop& loop_of(const std::vector<std::shared_ptr<FutureStateBase>>& children
 
 /// Waits for every task; the result holds their values in order. Fails with the first error.
 template <class T>
-    requires(!std::is_void_v<T>)
-Future<std::vector<T>> gather(const std::vector<Task<T>>& tasks) {
+requires(!std::is_void_v<T>) Future<std::vector<T>> gather(const std::vector<Task<T>>& tasks) {
     auto children = detail::states_of(tasks);
     EventLoop& loop = detail::loop_of(children);
-    return detail::gather_children<std::vector<T>>(loop, std::move(children), false, [](detail::GatherCore& core) {
-        std::vector<T> values;
-        values.reserve(core.children.size());
-        for (auto& child : core.children) values.push_back(static_cast<detail::TaskState<T>&>(*child).result());
-        return values;
-    });
+    return detail::gather_children<std::vector<T>>(
+        loop, std::move(children), false, [](detail::GatherCore& core) {
+            std::vector<T> values;
+            values.reserve(core.children.size());
+            for (auto& child : core.children)
+                values.push_back(static_cast<detail::TaskState<T>&>(*child).result());
+            return values;
+        });
 }
 
 /// Waits for every task of a list of void tasks. Fails with the first error.
@@ -144,7 +150,8 @@ Future<std::vector<Outcome<T>>> gather(const std::vector<Task<T>>& tasks, Return
                 auto& child = static_cast<detail::TaskState<T>&>(*core.children[i]);
                 outcomes[i].error = detail::child_error(child);
                 if constexpr (!std::is_void_v<T>) {
-                    if (!outcomes[i].error) outcomes[i].value.emplace(child.result());
+                    if (!outcomes[i].error)
+                        outcomes[i].value.emplace(child.result());
                 }
             }
             return outcomes;

@@ -24,11 +24,11 @@ struct HandleState {
     std::function<void()> callback;
     std::atomic<bool> cancelled{false};
     bool is_timer = false;
-    Duration when{};            // deadline, timers only
-    std::uint64_t sequence = 0; // timers: tie-break among equal deadlines
+    Duration when{};                            // deadline, timers only
+    std::uint64_t sequence = 0;                 // timers: tie-break among equal deadlines
     std::shared_ptr<const ContextMap> context;  // null: run in the loop's current context
-    TaskBase* task = nullptr;   // set for a task's step: names the step in traces and logs
-    std::string label;          // what the callback is for, when the creation site says too little
+    TaskBase* task = nullptr;  // set for a task's step: names the step in traces and logs
+    std::string label;         // what the callback is for, when the creation site says too little
     EventLoop* loop = nullptr;
     SourceLocation created_at;
 };
@@ -37,7 +37,7 @@ struct HandleState {
 
 /// A callback scheduled on a loop. Cheap to copy; all copies refer to the same callback.
 class Handle {
-public:
+  public:
     Handle() = default;
     explicit Handle(std::shared_ptr<detail::HandleState> state) : state_(std::move(state)) {}
 
@@ -52,13 +52,13 @@ public:
 
     const std::shared_ptr<detail::HandleState>& state() const { return state_; }
 
-protected:
+  protected:
     std::shared_ptr<detail::HandleState> state_;
 };
 
 /// A handle for a callback scheduled at a point in time.
 class TimerHandle : public Handle {
-public:
+  public:
     using Handle::Handle;
     /// The loop time at which the callback is due.
     Duration when() const { return state_ ? state_->when : Duration{}; }

@@ -34,7 +34,7 @@ struct RunnerOptions {
 
 /// Runs coroutines on one loop; see the file comment. Not copyable, not movable.
 class Runner {
-public:
+  public:
     /// Stores the options; makes nothing yet (the loop is made on first use).
     explicit Runner(RunnerOptions options = {});
     /// Calls close(); anything close() would throw goes to the loop's exception handler.
@@ -52,17 +52,20 @@ public:
     /// `context` defaults to the runner's own context, shared by every run() call.
     template <class T>
     T run(Coro<T> coro, std::optional<Context> context = std::nullopt) {
-        if (!coro) throw ValueError("a coroutine was expected, got an empty Coro");
+        if (!coro)
+            throw ValueError("a coroutine was expected, got an empty Coro");
         if (running_loop_or_null() != nullptr) {
             throw RuntimeError("Runner.run() cannot be called from a running event loop");
         }
         lazy_init();
-        Task<T> task = loop_->create_task(std::move(coro), TaskOptions{{}, context ? *context : *context_});
+        Task<T> task =
+            loop_->create_task(std::move(coro), TaskOptions{{}, context ? *context : *context_});
         InterruptScope interrupts(*this, task);
         try {
             return loop_->run_until_complete(std::move(task));
         } catch (const CancelledError&) {
-            if (interrupt_count_ > 0 && task.uncancel() == 0) throw KeyboardInterrupt();
+            if (interrupt_count_ > 0 && task.uncancel() == 0)
+                throw KeyboardInterrupt();
             throw;
         }
     }
@@ -77,18 +80,18 @@ public:
     /// The loop as a shared pointer (empty before first use and after close()).
     std::shared_ptr<EventLoop> loop_pointer() const { return loop_; }
 
-private:
+  private:
     enum class State { created, initialized, closed };
 
     /// Installs the SIGINT handler for one run() and restores the old one after.
     class InterruptScope {
-    public:
+      public:
         InterruptScope(Runner& runner, const TaskRef& main_task);
         ~InterruptScope();
         InterruptScope(const InterruptScope&) = delete;
         InterruptScope& operator=(const InterruptScope&) = delete;
 
-    private:
+      private:
         Runner& runner_;
         std::optional<std::uint64_t> handler_;
     };

@@ -29,7 +29,7 @@ struct SignalHandlerOptions {
 
 /// Process-level signal handling, as seen from one loop.
 class SignalPort {
-public:
+  public:
     virtual ~SignalPort() = default;
     /// True if the calling thread is the process's main thread (only it installs handlers).
     virtual bool on_main_thread() const = 0;

@@ -24,6 +24,8 @@ struct YieldNow {
     void await_suspend(std::coroutine_handle<> at) const;
     void await_resume() const;
 };
-inline YieldNow yield_now() noexcept { return {}; }
+inline YieldNow yield_now() noexcept {
+    return {};
+}
 
 }  // namespace simrun

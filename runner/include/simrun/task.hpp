@@ -30,7 +30,7 @@ namespace detail {
 
 /// Everything about a task except the type of its result.
 class TaskBase : public FutureStateBase {
-public:
+  public:
     TaskBase(EventLoop& loop, Context context, std::string name, SourceLocation created_at);
     ~TaskBase() override;
 
@@ -70,7 +70,7 @@ public:
     TaskBase* previous_pending = nullptr;
     TaskBase* next_pending = nullptr;
 
-protected:
+  protected:
     /// The top coroutine frame (null once destroyed) and its promise.
     virtual std::coroutine_handle<> frame() const noexcept = 0;
     virtual CoroPromiseBase& promise() const noexcept = 0;
@@ -81,7 +81,7 @@ protected:
 
     void set_coro_origin(SourceLocation origin) noexcept { coro_origin_ = origin; }
 
-private:
+  private:
     void schedule_step();
     void complete_from_frame();
 
@@ -103,8 +103,9 @@ TaskBase* current_task_state() noexcept;
 
 template <class T>
 class TaskState final : public TaskBase, public ValueSlot<T> {
-public:
-    TaskState(EventLoop& loop, Coro<T> coro, Context context, std::string name, SourceLocation where)
+  public:
+    TaskState(EventLoop& loop, Coro<T> coro, Context context, std::string name,
+              SourceLocation where)
         : TaskBase(loop, std::move(context), std::move(name), where), coro_(std::move(coro)) {
         set_coro_origin(coro_.origin());
     }
@@ -112,23 +113,26 @@ public:
 
     std::add_lvalue_reference_t<const T> result() {
         raise_if_no_value();
-        if constexpr (!std::is_void_v<T>) return *this->value;
+        if constexpr (!std::is_void_v<T>)
+            return *this->value;
     }
     /// The result moved out (for the one owner that will not look again), or the exception.
     T take_result() {
         raise_if_no_value();
-        if constexpr (!std::is_void_v<T>) return std::move(*this->value);
+        if constexpr (!std::is_void_v<T>)
+            return std::move(*this->value);
     }
 
-protected:
+  protected:
     std::coroutine_handle<> frame() const noexcept override { return coro_.handle(); }
     CoroPromiseBase& promise() const noexcept override { return coro_.handle().promise(); }
     void store_value() override {
-        if constexpr (!std::is_void_v<T>) this->value.emplace(std::move(*coro_.handle().promise().result));
+        if constexpr (!std::is_void_v<T>)
+            this->value.emplace(std::move(*coro_.handle().promise().result));
     }
     void destroy_frame() noexcept override { coro_ = Coro<T>(); }
 
-private:
+  private:
     Coro<T> coro_;
 };
 
@@ -138,7 +142,7 @@ private:
 /// `create_task(coro)` or `loop.create_task(coro)`.
 template <class T = void>
 class Task : public TaskRef {
-public:
+  public:
     using value_type = T;
 
     Task() = default;
@@ -154,7 +158,9 @@ public:
     std::uint64_t add_done_callback(std::function<void()> callback) const {
         return typed().add_done_callback(std::move(callback));
     }
-    std::size_t remove_done_callback(std::uint64_t id) const { return typed().remove_done_callback(id); }
+    std::size_t remove_done_callback(std::uint64_t id) const {
+        return typed().remove_done_callback(id);
+    }
 
     /// Awaiting a task waits for it and returns its result (a copy). Cancelling the awaiting
     /// task cancels the awaited one too (as in asyncio).
@@ -163,7 +169,7 @@ public:
             std::static_pointer_cast<detail::TaskState<T>>(state())};
     }
 
-private:
+  private:
     detail::TaskState<T>& typed() const { return static_cast<detail::TaskState<T>&>(*state()); }
 };
 

@@ -26,14 +26,15 @@ namespace simrun {
 
 /// A set of tasks that finish together. Only usable inside task_group().
 class TaskGroup {
-public:
+  public:
     TaskGroup(const TaskGroup&) = delete;
     TaskGroup& operator=(const TaskGroup&) = delete;
 
     /// Starts `coro` as a task of the group. RuntimeError if the group is finished or
     /// shutting down (a task failed or the body threw).
     template <class T>
-    Task<T> create_task(Coro<T> coro, TaskOptions options = {}, SourceLocation where = SourceLocation::current()) {
+    Task<T> create_task(Coro<T> coro, TaskOptions options = {},
+                        SourceLocation where = SourceLocation::current()) {
         check_can_create();
         Task<T> task = loop_->create_task(std::move(coro), std::move(options), where);
         track(task);
@@ -44,7 +45,7 @@ public:
     template <class Body>
     friend Coro<void> task_group(Body body);
 
-private:
+  private:
     TaskGroup();
     void check_can_create();
     void track(const TaskRef& task);

@@ -15,7 +15,7 @@ class TaskBase;
 
 /// A shared handle to a task whose result type is not known here. Empty when default-built.
 class TaskRef {
-public:
+  public:
     TaskRef() = default;
     explicit TaskRef(std::shared_ptr<detail::TaskBase> state) : state_(std::move(state)) {}
 
@@ -47,7 +47,7 @@ public:
     const std::shared_ptr<detail::TaskBase>& state() const { return state_; }
     friend bool operator==(const TaskRef& a, const TaskRef& b) { return a.state_ == b.state_; }
 
-private:
+  private:
     std::shared_ptr<detail::TaskBase> state_;
 };
 

@@ -21,7 +21,7 @@ namespace detail {
 
 /// The part of a timeout scope that does not depend on the body's type.
 class TimeoutScope {
-public:
+  public:
     /// Arms the timer; RuntimeError outside a task.
     explicit TimeoutScope(Duration when);
     /// Disarms the timer and applies the expiry rules: throws TimeoutError, rethrows `error`, or
@@ -31,7 +31,7 @@ public:
     TimeoutScope& operator=(const TimeoutScope&) = delete;
     ~TimeoutScope() { timer_.cancel(); }
 
-private:
+  private:
     TaskRef task_;
     std::shared_ptr<bool> expiring_;
     TimerHandle timer_;
@@ -57,7 +57,8 @@ Coro<T> timeout_at(Duration when, Coro<T> body) {
         error = std::current_exception();
     }
     scope.exit(error);
-    if constexpr (!std::is_void_v<T>) co_return std::move(*value);
+    if constexpr (!std::is_void_v<T>)
+        co_return std::move(*value);
 }
 
 /// Runs `body` in the current task with a time limit of `delay`, counted from when the

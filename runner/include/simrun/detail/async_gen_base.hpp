@@ -11,7 +11,7 @@ class Coro;
 namespace simrun::detail {
 
 class AsyncGenStateBase {
-public:
+  public:
     virtual ~AsyncGenStateBase() = default;
     /// True once the generator's body has ended (returned, thrown or closed).
     virtual bool finished() const noexcept = 0;

@@ -12,7 +12,7 @@
 namespace simrun::detail {
 
 class TimerHeap {
-public:
+  public:
     using Entry = std::shared_ptr<HandleState>;
 
     void push(Entry timer) {
@@ -37,20 +37,23 @@ public:
     /// Drops cancelled timers from the top, and rebuilds the heap when most of it is cancelled.
     void purge_cancelled() {
         if (cancelled_ > 64 && cancelled_ * 2 > heap_.size()) {
-            std::erase_if(heap_, [](const Entry& t) { return t->cancelled.load(std::memory_order_relaxed); });
+            std::erase_if(
+                heap_, [](const Entry& t) { return t->cancelled.load(std::memory_order_relaxed); });
             std::make_heap(heap_.begin(), heap_.end(), later);
             cancelled_ = 0;
             return;
         }
         while (!heap_.empty() && heap_.front()->cancelled.load(std::memory_order_relaxed)) {
             pop();
-            if (cancelled_ > 0) --cancelled_;
+            if (cancelled_ > 0)
+                --cancelled_;
         }
     }
 
-private:
+  private:
     static bool later(const Entry& a, const Entry& b) noexcept {
-        if (a->when != b->when) return a->when > b->when;
+        if (a->when != b->when)
+            return a->when > b->when;
         return a->sequence > b->sequence;
     }
     std::vector<Entry> heap_;

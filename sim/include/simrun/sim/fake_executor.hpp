@@ -22,7 +22,7 @@ class SimLoop;
 
 /// What a cost model knows about a job.
 struct JobInfo {
-    std::uint64_t index;    ///< 0 for the first job submitted, then 1, 2, ...
+    std::uint64_t index;  ///< 0 for the first job submitted, then 1, 2, ...
     const std::string& name;
 };
 
@@ -46,7 +46,7 @@ struct FakeExecutorOptions {
 
 /// See the file comment. Made by SimLoop as its default executor.
 class FakeExecutor final : public Executor {
-public:
+  public:
     FakeExecutor(SimLoop& loop, FakeExecutorOptions options);
 
     void submit(ExecutorJob job) override;
@@ -65,7 +65,7 @@ public:
     /// Drops every job (the loop closed).
     void discard() noexcept;
 
-private:
+  private:
     void start_queued();
     void notify_if_joined();
 

@@ -22,7 +22,7 @@ std::string signal_name(int signum);
 
 /// Simulated signals for one SimLoop (see the file comment).
 class FakeSignals final : public SignalPort {
-public:
+  public:
     explicit FakeSignals(SimLoop& loop) : loop_(loop) {}
 
     // ---- injection ----
@@ -42,7 +42,8 @@ public:
     // ---- SignalPort ----
     bool on_main_thread() const override { return main_thread_; }
     SignalDisposition disposition(int signum) const override;
-    std::uint64_t install(int signum, std::function<void()> handler, SignalHandlerOptions options = {}) override;
+    std::uint64_t install(int signum, std::function<void()> handler,
+                          SignalHandlerOptions options = {}) override;
     bool is_installed(int signum, std::uint64_t id) const override;
     void restore_default(int signum) override;
     void dispatch_pending() override;
@@ -62,7 +63,7 @@ public:
     /// True if nothing is scheduled any more.
     bool idle() const noexcept { return by_time_.empty() && by_step_.empty(); }
 
-private:
+  private:
     struct Slot {
         SignalDisposition disposition = SignalDisposition::default_action;
         std::function<void()> handler;

@@ -22,13 +22,13 @@ namespace simrun::sim {
 
 /// The loop would block forever: nothing is ready, no timer, no job, no signal to come.
 class DeadlockError : public RuntimeError {
-public:
+  public:
     DeadlockError(const std::string& message, std::vector<std::string> pending)
         : RuntimeError(message), pending_(std::move(pending)) {}
     /// One line per pending task: "Task-2 awaits Event.wait".
     const std::vector<std::string>& pending_tasks() const noexcept { return pending_; }
 
-private:
+  private:
     std::vector<std::string> pending_;
 };
 
@@ -50,7 +50,7 @@ struct SimOptions {
 
 /// The simulation loop (see the file comment).
 class SimLoop final : public EventLoop, private StepObserver {
-public:
+  public:
     explicit SimLoop(SimOptions options = {});
     ~SimLoop() override;
 
@@ -79,14 +79,14 @@ public:
     /// True once a signal's default action ended the simulated process.
     bool terminated() const noexcept { return terminated_.has_value(); }
 
-protected:
+  protected:
     void wait_for_events(std::optional<Duration> timeout) override;
     void wake_up() noexcept override {}
     std::shared_ptr<Executor> make_default_executor() override;
     std::uint64_t timer_sequence() noexcept override;
     void on_close() override;
 
-private:
+  private:
     friend class FakeSignals;
     // StepObserver
     void before_callback(const detail::HandleState& handle) override;

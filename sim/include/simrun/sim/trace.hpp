@@ -21,7 +21,7 @@ struct TraceEntry {
 
 /// The trace of one loop.
 class Trace {
-public:
+  public:
     /// Keeps at most `limit` entries (the digest covers every entry, kept or not).
     explicit Trace(std::size_t limit = 200000) : limit_(limit) {}
 
@@ -34,7 +34,7 @@ public:
     /// Lines "[t=1.250s #42] run Task-3" for entries [first, first + count).
     std::string format(std::size_t first = 0, std::size_t count = 50) const;
 
-private:
+  private:
     std::vector<TraceEntry> entries_;
     std::size_t limit_;
     std::uint64_t total_ = 0;
