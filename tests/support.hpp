@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the unit tests.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -79,5 +80,40 @@ class SimFactory {
   private:
     simrun::sim::SimOptions options_;
 };
+
+/// A simulated loop with its log and exception handler captured, closed at the end of the test.
+struct Sim {
+    LogCapture log;
+    HandlerCapture errors;
+    simrun::sim::SimLoop loop;
+    explicit Sim(simrun::sim::SimOptions options = {}, bool capture_errors = true)
+        : loop(std::move(options)) {
+        log.attach(loop);
+        if (capture_errors)
+            errors.attach(loop);
+    }
+    ~Sim() {
+        if (!loop.is_closed() && !loop.is_running())
+            loop.close();
+    }
+    Sim(const Sim&) = delete;
+    Sim& operator=(const Sim&) = delete;
+};
+
+/// "a | b | c": comparable and printable by doctest.
+inline std::string joined(const std::vector<std::string>& items) {
+    std::string text;
+    for (const std::string& item : items)
+        text += (text.empty() ? "" : " | ") + item;
+    return text;
+}
+
+/// The running loop's time, "1250ms".
+inline std::string at_now() {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              simrun::get_running_loop().time())
+                              .count()) +
+           "ms";
+}
 
 }  // namespace test_support

@@ -6,46 +6,13 @@
 #include "support.hpp"
 
 using namespace simrun;
-
-// CancelledError & co. are not std::exception: tell doctest how to read their message.
-REGISTER_EXCEPTION_TRANSLATOR(const simrun::BaseException& e) {
-    return doctest::String(e.what());
-}
+using test_support::at_now;
+using test_support::joined;
+using test_support::Sim;
 
 namespace {
 
-struct Sim {
-    test_support::LogCapture log;
-    test_support::HandlerCapture errors;
-    sim::SimLoop loop;
-    explicit Sim(sim::SimOptions options = {}) : loop(std::move(options)) {
-        log.attach(loop);
-        errors.attach(loop);
-    }
-    ~Sim() {
-        if (!loop.is_closed() && !loop.is_running())
-            loop.close();
-    }
-    Sim(const Sim&) = delete;
-    Sim& operator=(const Sim&) = delete;
-};
-
 using Events = std::vector<std::string>;
-
-/// "a | b | c": comparable and printable by doctest.
-std::string joined(const std::vector<std::string>& items) {
-    std::string text;
-    for (const std::string& item : items)
-        text += (text.empty() ? "" : " | ") + item;
-    return text;
-}
-
-std::string at_now() {
-    return std::to_string(
-               std::chrono::duration_cast<std::chrono::milliseconds>(get_running_loop().time())
-                   .count()) +
-           "ms";
-}
 
 AsyncGen<int> count_to(int n, Duration step) {
     for (int i = 1; i <= n; ++i) {

@@ -8,29 +8,9 @@
 #include "support.hpp"
 
 using namespace simrun;
-
-// CancelledError & co. are not std::exception: tell doctest how to read their message.
-REGISTER_EXCEPTION_TRANSLATOR(const simrun::BaseException& e) {
-    return doctest::String(e.what());
-}
+using test_support::Sim;
 
 namespace {
-
-struct Sim {
-    test_support::LogCapture log;
-    test_support::HandlerCapture errors;
-    sim::SimLoop loop;
-    Sim() {
-        log.attach(loop);
-        errors.attach(loop);
-    }
-    ~Sim() {
-        if (!loop.is_closed() && !loop.is_running())
-            loop.close();
-    }
-    Sim(const Sim&) = delete;
-    Sim& operator=(const Sim&) = delete;
-};
 
 Coro<int> mark_and_return(bool* ran, int value) {
     *ran = true;

@@ -10,40 +10,12 @@
 #include "support.hpp"
 
 using namespace simrun;
-
-// CancelledError & co. are not std::exception: tell doctest how to read their message.
-REGISTER_EXCEPTION_TRANSLATOR(const simrun::BaseException& e) {
-    return doctest::String(e.what());
-}
+using test_support::joined;
+using test_support::Sim;
 
 namespace {
 
-struct Sim {
-    test_support::LogCapture log;
-    test_support::HandlerCapture errors;
-    sim::SimLoop loop;
-    explicit Sim(bool capture_errors = true) {
-        log.attach(loop);
-        if (capture_errors)
-            errors.attach(loop);
-    }
-    ~Sim() {
-        if (!loop.is_closed() && !loop.is_running())
-            loop.close();
-    }
-    Sim(const Sim&) = delete;
-    Sim& operator=(const Sim&) = delete;
-};
-
 using Events = std::vector<std::string>;
-
-/// "a | b | c": comparable and printable by doctest.
-std::string joined(const std::vector<std::string>& items) {
-    std::string text;
-    for (const std::string& item : items)
-        text += (text.empty() ? "" : " | ") + item;
-    return text;
-}
 
 std::string ms(Duration d) {
     return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + "ms";
@@ -398,7 +370,7 @@ TEST_CASE("loop: KeyboardInterrupt in a callback escapes the loop") {
 TEST_CASE(
     "loop: the default exception handler logs the message, the other fields sorted, then the "
     "exception") {
-    Sim s(false);
+    Sim s({}, false);
     ExceptionContext context;
     context.message = "Something broke";
     context.exception = std::make_exception_ptr(ValueError("bad value"));
@@ -413,7 +385,7 @@ TEST_CASE(
 }
 
 TEST_CASE("loop: the default handler names a missing message and sorts 'task' among the fields") {
-    Sim s(false);
+    Sim s({}, false);
     Task<int> task = s.loop.create_task(value_after(1s, 1), {.name = "reported"});
     ExceptionContext context;
     context.task = task;
@@ -433,7 +405,7 @@ TEST_CASE("loop: the default handler names a missing message and sorts 'task' am
 TEST_CASE(
     "loop: a custom exception handler receives the context; an empty handler restores the "
     "default") {
-    Sim s(false);
+    Sim s({}, false);
     std::vector<std::string> seen;
     EventLoop* loop_seen = nullptr;
     s.loop.set_exception_handler([&](EventLoop& loop, const ExceptionContext& context) {
@@ -452,7 +424,7 @@ TEST_CASE(
 
 TEST_CASE(
     "loop: a custom handler that throws is reported as 'Unhandled error in exception handler'") {
-    Sim s(false);
+    Sim s({}, false);
     s.loop.set_exception_handler([](EventLoop&, const ExceptionContext&) {
         throw RuntimeError("the handler itself failed");
     });
@@ -466,7 +438,7 @@ TEST_CASE(
 }
 
 TEST_CASE("loop: KeyboardInterrupt from a custom handler propagates") {
-    Sim s(false);
+    Sim s({}, false);
     s.loop.set_exception_handler(
         [](EventLoop&, const ExceptionContext&) { throw KeyboardInterrupt(); });
     CHECK_THROWS_AS(s.loop.call_exception_handler(message_only("x")), KeyboardInterrupt);

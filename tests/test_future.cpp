@@ -6,39 +6,12 @@
 #include "support.hpp"
 
 using namespace simrun;
-
-// CancelledError & co. are not std::exception: tell doctest how to read their message.
-REGISTER_EXCEPTION_TRANSLATOR(const simrun::BaseException& e) {
-    return doctest::String(e.what());
-}
+using test_support::joined;
+using test_support::Sim;
 
 namespace {
 
-struct Sim {
-    test_support::LogCapture log;
-    test_support::HandlerCapture errors;
-    sim::SimLoop loop;
-    Sim() {
-        log.attach(loop);
-        errors.attach(loop);
-    }
-    ~Sim() {
-        if (!loop.is_closed() && !loop.is_running())
-            loop.close();
-    }
-    Sim(const Sim&) = delete;
-    Sim& operator=(const Sim&) = delete;
-};
-
 using Events = std::vector<std::string>;
-
-/// "a | b | c": comparable and printable by doctest.
-std::string joined(const std::vector<std::string>& items) {
-    std::string text;
-    for (const std::string& item : items)
-        text += (text.empty() ? "" : " | ") + item;
-    return text;
-}
 
 Coro<void> set_then_yield(Future<int> future, Events* events) {
     future.add_done_callback([events] { events->push_back("callback"); });

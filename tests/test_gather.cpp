@@ -5,29 +5,9 @@
 #include "support.hpp"
 
 using namespace simrun;
-
-// CancelledError & co. are not std::exception: tell doctest how to read their message.
-REGISTER_EXCEPTION_TRANSLATOR(const simrun::BaseException& e) {
-    return doctest::String(e.what());
-}
+using test_support::Sim;
 
 namespace {
-
-struct Sim {
-    test_support::LogCapture log;
-    test_support::HandlerCapture errors;
-    sim::SimLoop loop;
-    Sim() {
-        log.attach(loop);
-        errors.attach(loop);
-    }
-    ~Sim() {
-        if (!loop.is_closed() && !loop.is_running())
-            loop.close();
-    }
-    Sim(const Sim&) = delete;
-    Sim& operator=(const Sim&) = delete;
-};
 
 Coro<int> value_after(Duration delay, int value) {
     co_await sleep(delay);

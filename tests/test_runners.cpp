@@ -127,7 +127,6 @@ bool holds(const std::exception_ptr& error) {
     }
 }
 
-
 // ---- compile-time checks: what asyncio rejects at run time with ValueError ------------------
 
 /// True if simrun::run() accepts an argument of type Arg.
