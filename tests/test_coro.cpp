@@ -179,11 +179,20 @@ TEST_CASE("Coro: an exception propagates through an await chain 10000 deep") {
                          ValueError);
 }
 
+// Symmetric transfer is a tail call only where the compiler can emit one. AddressSanitizer's
+// instrumented frames rule it out under g++ (about 176 bytes per level then), so a sanitized
+// build checks a bound per level instead of a constant; every other build checks the constant.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr std::intptr_t stack_limit_for_10000_awaits = 10000 * 512;
+#else
+constexpr std::intptr_t stack_limit_for_10000_awaits = 64 * 1024;
+#endif
+
 TEST_CASE("Coro: a deep await chain does not grow the stack (symmetric transfer)") {
     Sim s;
     std::intptr_t used = s.loop.run_until_complete(stack_used_by_chain(10000));
     INFO("stack used by a 10000-deep chain: " << used << " bytes");
-    CHECK(used < 64 * 1024);
+    CHECK(used < stack_limit_for_10000_awaits);
 }
 
 TEST_CASE(
@@ -191,7 +200,7 @@ TEST_CASE(
     Sim s;
     std::intptr_t used = s.loop.run_until_complete(stack_used_by_sequential_awaits(10000));
     INFO("stack growth over 10000 sequential awaits: " << used << " bytes");
-    CHECK(used < 64 * 1024);
+    CHECK(used < stack_limit_for_10000_awaits);
 }
 
 TEST_CASE("Coro: an exception thrown before the first suspension reaches the awaiter") {
