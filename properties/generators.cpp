@@ -29,7 +29,7 @@ Step draw_child_step() {
                                                        {1, Step::Kind::cancel_child},
                                                        {1, Step::Kind::raise},
                                                        {2, Step::Kind::executor},
-                                                       {2, Step::Kind::generator},
+                                                       {4, Step::Kind::generator},
                                                        {2, Step::Kind::timeout}});
     switch (step.kind) {
         case Step::Kind::sleep:
