@@ -40,7 +40,7 @@ for patch in properties/mutants/*.patch; do
     (cd "$SRC" && patch -s -p1 <"$ROOT/$patch")
     simrun_log "mutant $name: $(head -1 "$patch" | sed 's/^# //')"
     cmake --build "$WORK/build" --target simrun_properties -- -j"${SIMRUN_JOBS:-2}" >"$WORK/$name.build.log" 2>&1
-    if RC_PARAMS="max_success=${MUTANT_CASES:-1000} seed=${MUTANT_SEED:-1}" \
+    if RC_PARAMS="max_success=${MUTANT_CASES:-3000} seed=${MUTANT_SEED:-1}" \
         "$WORK/build/properties/simrun_properties" >"$WORK/$name.log" 2>&1; then
         echo "SURVIVED  $name (no property failed)"
         survivors=$((survivors + 1))
