@@ -112,6 +112,10 @@ rc::Gen<Program> programs(int max_children) {
                 std::chrono::microseconds(3));
             std::sort(program.sigints.begin(), program.sigints.end());
         }
+        // Some SIGINTs arrive during a given callback instead of at a given time.
+        if (*rc::gen::weightedElement<bool>({{4, false}, {1, true}})) {
+            program.sigint_steps.push_back(static_cast<std::uint64_t>(*rc::gen::inRange(1, 60)));
+        }
         if (*rc::gen::weightedElement<bool>({{6, false}, {1, true}})) {
             program.external_cancel = milliseconds_in(1, 8000) + std::chrono::microseconds(2);
         }

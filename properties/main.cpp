@@ -24,5 +24,13 @@ int main(int argc, char** argv) {
     // The programs provoke every report on purpose; the properties check them through handlers.
     simrun::set_default_log_handler([](simrun::LogLevel, const std::string&) {});
     doctest::Context context(argc, argv);
-    return context.run();
+    const int status = context.run();
+    if (status != 0) {
+        std::fprintf(
+            stderr,
+            "\nTo replay a failing case: put the RC_PARAMS=\"reproduce=...\" line that rapidcheck "
+            "prints below in front of\n  %s -tc=\"<the failing TEST CASE>\"\n",
+            argv[0]);
+    }
+    return status;
 }

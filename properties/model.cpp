@@ -16,6 +16,8 @@ struct Event {
 class Model {
   public:
     Model(const Program& program, Duration end_time) : program_(program), end_time_(end_time) {
+        if (!program.sigint_steps.empty())
+            undecided("a SIGINT at a scheduling step (the model follows time)");
         for (Duration s : program.sigints)
             events_.push_back({s, true});
         if (program.external_cancel)

@@ -362,6 +362,8 @@ std::ostream& operator<<(std::ostream& out, const Program& program) {
     out << "SIGINT at:";
     for (Duration d : program.sigints)
         out << " " << ms(d);
+    for (std::uint64_t step : program.sigint_steps)
+        out << " (during step " << step << ")";
     if (program.external_cancel)
         out << "; main cancelled by another task at " << ms(*program.external_cancel);
     out << "; workers " << program.workers << "; choices [";
@@ -394,6 +396,8 @@ Observation execute(const Program& program) {
         loop = std::make_shared<sim::SimLoop>(options);
         for (Duration when : program.sigints)
             loop->fake_signals().schedule_at(when, SIGINT);
+        for (std::uint64_t step : program.sigint_steps)
+            loop->fake_signals().schedule_at_step(step, SIGINT);
         loop->set_log_handler([&observed, raw = loop.get()](LogLevel, const std::string& line) {
             if (line.find("The executor did not finishing joining") != std::string::npos) {
                 observed.executor_warnings.push_back(raw->time());

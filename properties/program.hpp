@@ -69,6 +69,8 @@ struct Program {
     std::vector<TaskCode> tasks;
     /// Virtual times at which SIGINT arrives (sorted).
     std::vector<Duration> sigints;
+    /// Scheduling steps (callbacks run, 1-based) during which SIGINT arrives.
+    std::vector<std::uint64_t> sigint_steps;
     /// If set, a helper task cancels the main task at this virtual time.
     std::optional<Duration> external_cancel;
     /// Executor workers of the fake executor.

@@ -361,6 +361,7 @@ void EventLoop::close() {
     ready_.clear();
     timers_.clear();
     asyncgen_finalizers_.clear();
+    asyncgens_finalizing_.clear();
     executor_shutdown_called_ = true;
     if (auto executor = std::move(default_executor_))
         executor->shutdown(false);
@@ -495,6 +496,8 @@ void EventLoop::finalize_asyncgen(std::shared_ptr<detail::AsyncGenStateBase> gen
     post_if_open([this, generator = std::move(generator)] {
         if (generator->finished() || closed_)
             return;
+        std::erase_if(asyncgens_finalizing_, [](const auto& kept) { return kept->finished(); });
+        asyncgens_finalizing_.push_back(generator);
         std::erase_if(asyncgen_finalizers_, [](const TaskRef& task) { return task.done(); });
         asyncgen_finalizers_.push_back(create_task(generator->close_async()));
     });
@@ -520,6 +523,7 @@ Coro<void> EventLoop::shutdown_asyncgens() {
             open.push_back(std::move(generator));
     }
     asyncgens_.clear();
+    asyncgens_finalizing_.clear();
     if (open.empty())
         co_return;
     std::vector<Task<void>> closers;

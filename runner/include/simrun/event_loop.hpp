@@ -323,6 +323,10 @@ class EventLoop {
     detail::TaskBase* last_pending_task_ = nullptr;
     std::map<std::uint64_t, std::weak_ptr<detail::AsyncGenStateBase>> asyncgens_;
     std::vector<TaskRef> asyncgen_finalizers_;
+    // Generators handed to the finalizer hook, kept alive until closed: their close task may
+    // be cancelled before it runs (Runner::close() cancels every task), and then
+    // shutdown_asyncgens() must still find them.
+    std::vector<std::shared_ptr<detail::AsyncGenStateBase>> asyncgens_finalizing_;
     std::uint64_t next_asyncgen_id_ = 0;
     std::shared_ptr<Executor> default_executor_;
     std::map<int, std::function<void()>> loop_signal_handlers_;
