@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -99,6 +100,22 @@ struct Sim {
     Sim(const Sim&) = delete;
     Sim& operator=(const Sim&) = delete;
 };
+
+/// True if `part` occurs in `text`.
+inline bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+/// The exception of type E that `body` throws, if it throws one.
+template <class E, class F>
+std::optional<E> thrown(F&& body) {
+    try {
+        body();
+    } catch (const E& error) {
+        return error;
+    }
+    return std::nullopt;
+}
 
 /// "a | b | c": comparable and printable by doctest.
 inline std::string joined(const std::vector<std::string>& items) {

@@ -10,22 +10,10 @@
 #include "support.hpp"
 
 using namespace simrun;
+using test_support::contains;
+using test_support::thrown;
 
 namespace {
-
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
-
-template <class E, class F>
-std::optional<E> thrown(F&& body) {
-    try {
-        body();
-    } catch (const E& error) {
-        return error;
-    }
-    return std::nullopt;
-}
 
 constexpr const char* kWarning300 =
     "RuntimeWarning: The executor did not finishing joining its threads within 300 seconds.";
