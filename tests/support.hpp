@@ -101,6 +101,77 @@ struct Sim {
     Sim& operator=(const Sim&) = delete;
 };
 
+// ---- the conformance suite: one test body, both loops -----------------------------------------
+//
+//     LOOP_TEST_CASE("call_soon runs callbacks in FIFO order") {
+//         test_support::TestLoop<LoopKind> s;      // s.loop is an EventLoop&
+//         ...
+//     }
+//
+// runs the body once on a SimLoop and once on an EpollLoop, in the doctest suite "shared".
+// Tests that need virtual time, fake signals, fake executors or seeds are in the suite
+// "sim-only"; tests that need sockets or real signals in "real-only". scripts/test.sh prints
+// the count of each.
+
+/// The simulation loop, as a loop kind.
+struct SimKind {
+    static constexpr const char* name = "sim";
+    static constexpr bool is_sim = true;
+    static std::shared_ptr<simrun::EventLoop> make() {
+        return std::make_shared<simrun::sim::SimLoop>();
+    }
+};
+
+/// The epoll loop, as a loop kind.
+struct EpollKind {
+    static constexpr const char* name = "epoll";
+    static constexpr bool is_sim = false;
+    static std::shared_ptr<simrun::EventLoop> make() {
+        return std::make_shared<simrun::EpollLoop>();
+    }
+};
+
+/// A loop of `Kind` with its log and exception handler captured, closed at the end of the test
+/// (the loop-kind twin of Sim).
+template <class Kind>
+struct TestLoop {
+    LogCapture log;
+    HandlerCapture errors;
+    std::shared_ptr<simrun::EventLoop> owner;
+    simrun::EventLoop& loop;
+    explicit TestLoop(bool capture_errors = true) : owner(Kind::make()), loop(*owner) {
+        log.attach(loop);
+        if (capture_errors)
+            errors.attach(loop);
+    }
+    ~TestLoop() {
+        if (!loop.is_closed() && !loop.is_running())
+            loop.close();
+    }
+    TestLoop(const TestLoop&) = delete;
+    TestLoop& operator=(const TestLoop&) = delete;
+};
+
+/// A loop factory for RunnerOptions::loop_factory that makes loops of `Kind` and remembers them
+/// (the loop-kind twin of SimFactory).
+template <class Kind>
+class LoopRecorder {
+  public:
+    simrun::LoopFactory factory() {
+        return [this] {
+            std::shared_ptr<simrun::EventLoop> loop = Kind::make();
+            if (on_new_loop)
+                on_new_loop(*loop);
+            loops.push_back(loop);
+            return loop;
+        };
+    }
+    simrun::EventLoop& last() { return *loops.back(); }
+    /// Called for each new loop (e.g. to attach captures).
+    std::function<void(simrun::EventLoop&)> on_new_loop;
+    std::vector<std::shared_ptr<simrun::EventLoop>> loops;
+};
+
 /// True if `part` occurs in `text`.
 inline bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
@@ -134,3 +205,8 @@ inline std::string at_now() {
 }
 
 }  // namespace test_support
+
+/// A test case whose body runs on both loops; `LoopKind` names the kind (SimKind, EpollKind).
+#define LOOP_TEST_CASE(name)                                                               \
+    TEST_CASE_TEMPLATE(name* doctest::test_suite("shared"), LoopKind, test_support::SimKind, \
+                       test_support::EpollKind)

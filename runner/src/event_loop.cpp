@@ -1,5 +1,7 @@
 #include "simrun/event_loop.hpp"
 
+#include "simrun/epoll_loop.hpp"
+
 #include <cstdio>
 #include <cstdlib>
 
@@ -50,11 +52,58 @@ struct EventLoop::RunningScope {
 };
 
 EventLoop::EventLoop()
-    : anchor_(std::make_shared<detail::LoopAnchor>(detail::LoopAnchor{this})),
+    : anchor_(std::make_shared<detail::LoopAnchor>(this)),
       debug_(debug_mode_from_environment()) {}
 
 EventLoop::~EventLoop() {
+    detach_anchor();
+}
+
+void EventLoop::detach_anchor() noexcept {
+    std::lock_guard lock(anchor_->mutex);
     anchor_->loop = nullptr;
+}
+
+bool EventLoop::post_through_anchor(const std::shared_ptr<detail::LoopAnchor>& anchor,
+                                    std::function<void()> callback, std::string label) {
+    std::unique_lock lock(anchor->mutex);
+    if (anchor->loop == nullptr) {
+        lock.unlock();
+        return false;  // `callback` is destroyed by the caller's thread, outside the lock
+    }
+    return anchor->loop->post_if_open(std::move(callback), std::move(label));
+}
+
+std::shared_ptr<detail::HandleState> EventLoop::make_io_handle(std::function<void()> callback,
+                                                               std::string label) {
+    auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
+    handle->label = std::move(label);
+    return handle;
+}
+
+void EventLoop::schedule_ready(std::shared_ptr<detail::HandleState> handle) {
+    ready_.push_back(std::move(handle));
+}
+
+namespace {
+[[noreturn]] void no_file_descriptors(const char* method) {
+    throw RuntimeError(std::string("EventLoop::") + method +
+                       "(): this loop does not watch file descriptors (the simulation loop has "
+                       "no real I/O); use the epoll loop (simrun::EpollLoop)");
+}
+}  // namespace
+
+void EventLoop::add_reader(int, std::function<void()>) {
+    no_file_descriptors("add_reader");
+}
+void EventLoop::add_writer(int, std::function<void()>) {
+    no_file_descriptors("add_writer");
+}
+bool EventLoop::remove_reader(int) {
+    no_file_descriptors("remove_reader");
+}
+bool EventLoop::remove_writer(int) {
+    no_file_descriptors("remove_writer");
 }
 
 // ---- callbacks ------------------------------------------------------------------------------
@@ -565,8 +614,9 @@ Coro<void> EventLoop::shutdown_default_executor(std::optional<Duration> timeout)
         co_return;
     Future<void> joined = create_future<void>();
     joined.set_label("the default executor's shutdown");
-    executor->join_async([this, state = joined.state()] {
-        post_if_open([state] {
+    // A hung worker may end after this loop is gone: reach it through the anchor only.
+    executor->join_async([anchor = anchor_, state = joined.state()]() mutable {
+        post_through_anchor(anchor, [state = std::move(state)] {
             if (!state->done())
                 state->set_result();
         });
@@ -654,12 +704,8 @@ std::shared_ptr<EventLoop> new_event_loop() {
         std::lock_guard lock(factory_mutex());
         factory = default_factory();
     }
-    if (!factory) {
-        throw RuntimeError(
-            "simrun::new_event_loop(): the real epoll loop is not implemented yet; pass "
-            "RunnerOptions::loop_factory (for example simrun::sim::factory()) or call "
-            "simrun::set_default_loop_factory()");
-    }
+    if (!factory)
+        return std::make_shared<EpollLoop>();
     return factory();
 }
 

@@ -47,6 +47,8 @@ std::string describe_exception(const std::exception_ptr& error) {
         return text;
     } catch (const TimeoutError& e) {
         return std::string("TimeoutError: ") + e.what();
+    } catch (const OSError& e) {
+        return std::string("OSError: ") + e.what();
     } catch (const ValueError& e) {
         return std::string("ValueError: ") + e.what();
     } catch (const RuntimeError& e) {

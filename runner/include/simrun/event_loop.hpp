@@ -207,31 +207,35 @@ class EventLoop {
         future.set_label("executor job" + (job_name.empty() ? std::string() : " " + job_name));
         auto state = future.state();
         std::string delivery = "result of " + state->label();
-        executor.submit(
-            ExecutorJob{std::move(job_name), [this, state, delivery, fn = std::move(fn)]() mutable {
-                            std::function<void()> deliver;
-                            try {
-                                if constexpr (std::is_void_v<R>) {
-                                    fn();
-                                    deliver = [state] {
-                                        if (!state->done())
-                                            state->set_result();
-                                    };
-                                } else {
-                                    auto value = std::make_shared<R>(fn());
-                                    deliver = [state, value] {
-                                        if (!state->done())
-                                            state->set_result(std::move(*value));
-                                    };
-                                }
-                            } catch (...) {
-                                deliver = [state, error = std::current_exception()] {
-                                    if (!state->done())
-                                        state->set_exception(error);
-                                };
-                            }
-                            post_if_open(std::move(deliver), delivery);
-                        }});
+        // The job may outlive the loop (a hung worker): it reaches the loop only through the
+        // anchor, and hands its reference to the future over to the loop thread.
+        executor.submit(ExecutorJob{
+            std::move(job_name),
+            [anchor = anchor_, state = std::move(state), delivery = std::move(delivery),
+             fn = std::move(fn)]() mutable {
+                std::function<void()> deliver;
+                try {
+                    if constexpr (std::is_void_v<R>) {
+                        fn();
+                        deliver = [state = std::move(state)] {
+                            if (!state->done())
+                                state->set_result();
+                        };
+                    } else {
+                        auto value = std::make_shared<R>(fn());
+                        deliver = [state = std::move(state), value] {
+                            if (!state->done())
+                                state->set_result(std::move(*value));
+                        };
+                    }
+                } catch (...) {
+                    deliver = [state = std::move(state), error = std::current_exception()] {
+                        if (!state->done())
+                            state->set_exception(error);
+                    };
+                }
+                post_through_anchor(anchor, std::move(deliver), std::move(delivery));
+            }});
         return future;
     }
     /// Replaces the default executor.
@@ -252,6 +256,19 @@ class EventLoop {
     /// Called (from any context, async-signal-safe) when a signal arrived: the loop dispatches
     /// signal handlers at its next safe point.
     void notify_signal_arrived() noexcept;
+
+    // ---- file descriptors (the real loop only) -------------------------------------------
+
+    /// Runs `callback` (at the loop's next iteration, repeatedly) while `fd` is readable;
+    /// replaces an earlier reader of `fd`. The simulation loop has no file descriptors and
+    /// throws RuntimeError.
+    virtual void add_reader(int fd, std::function<void()> callback);
+    /// As add_reader, for writability.
+    virtual void add_writer(int fd, std::function<void()> callback);
+    /// Stops watching `fd` for reading; false if it had no reader. Call it before closing fd.
+    virtual bool remove_reader(int fd);
+    /// Stops watching `fd` for writing; false if it had no writer.
+    virtual bool remove_writer(int fd);
 
     // ---- introspection ------------------------------------------------------------------
 
@@ -276,6 +293,10 @@ class EventLoop {
                               std::string label = {});
     /// Thread-safe: queues `callback` unless the loop is closed (then it is dropped).
     bool post_if_open(std::function<void()> callback, std::string label = {});
+    /// Thread-safe, and safe after the loop was destroyed: post_if_open on the anchor's loop
+    /// if it still exists (else `callback` is dropped, on the calling thread).
+    static bool post_through_anchor(const std::shared_ptr<detail::LoopAnchor>& anchor,
+                                    std::function<void()> callback, std::string label = {});
     void timer_cancelled() noexcept { timers_.note_cancelled(); }
     const std::shared_ptr<detail::LoopAnchor>& anchor() const noexcept { return anchor_; }
 
@@ -294,6 +315,14 @@ class EventLoop {
     /// Called at the end of close().
     virtual void on_close() {}
 
+    /// A handle for `callback` (no context), to be queued with schedule_ready() later.
+    std::shared_ptr<detail::HandleState> make_io_handle(std::function<void()> callback,
+                                                        std::string label);
+    /// Queues `handle` to run in the current iteration (I/O readiness found by the wait).
+    void schedule_ready(std::shared_ptr<detail::HandleState> handle);
+    /// Makes the anchor forget this loop (a derived destructor calls it before it releases
+    /// what post_if_open() uses, such as its wake-up descriptor).
+    void detach_anchor() noexcept;
     /// True if nothing is queued and no timer is pending (for the simulator's deadlock check).
     bool has_ready_callbacks() const noexcept { return !ready_.empty(); }
     bool has_pending_threadsafe() const;

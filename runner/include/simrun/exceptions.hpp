@@ -5,6 +5,7 @@
 
 #include <exception>
 #include <stdexcept>
+#include <system_error>
 #include <string>
 #include <vector>
 
@@ -116,6 +117,16 @@ class ExceptionGroup : public std::runtime_error {
 class LookupError : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
+};
+
+/// A system call failed (Python's OSError), e.g. a refused connection in sock_connect(). code()
+/// holds the errno value (std::errc comparisons work); what() says which operation failed.
+class OSError : public std::system_error {
+  public:
+    OSError(int error_number, const std::string& operation)
+        : std::system_error(error_number, std::generic_category(), operation) {}
+    /// The errno value.
+    int error_number() const noexcept { return code().value(); }
 };
 
 /// True if `error` holds an exception that ends the loop at once (KeyboardInterrupt, SystemExit

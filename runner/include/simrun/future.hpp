@@ -7,6 +7,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <type_traits>
@@ -25,9 +26,13 @@ namespace detail {
 
 class TaskBase;
 
-/// Lets objects that may outlive their loop find out whether it still exists.
+/// Lets objects that may outlive their loop find out whether it still exists. `loop` is read
+/// without locking on the loop's own thread; other threads (executor workers) read it only
+/// under `mutex`, which the loop's destructor holds while it clears the pointer.
 struct LoopAnchor {
+    explicit LoopAnchor(EventLoop* anchored) : loop(anchored) {}
     EventLoop* loop;
+    std::mutex mutex;
 };
 
 /// The non-typed part of every future and task: status, exception, callbacks.

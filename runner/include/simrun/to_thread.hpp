@@ -1,0 +1,39 @@
+#pragma once
+// to_thread: run a blocking function away from the loop and await its result, as Python's
+// asyncio.to_thread.
+
+#include <string>
+#include <type_traits>
+#include <utility>
+
+#include "simrun/context.hpp"
+#include "simrun/coro.hpp"
+#include "simrun/event_loop.hpp"
+#include "simrun/future.hpp"
+
+namespace simrun {
+
+/// Runs `fn()` on the running loop's default executor (a worker thread of the real loop's
+/// ThreadPool; the simulator's FakeExecutor in a SimLoop) and returns its result, or throws its
+/// exception. `fn` runs inside a copy of the awaiting task's Context, taken when the returned
+/// Coro starts: it sees the task's context variables, and what it sets stays invisible to the
+/// task. `job_name` names the job in traces and cost models. `fn` must be copyable (executor
+/// jobs are std::functions) and return a non-reference type (or void).
+///
+/// Like asyncio.to_thread, cancelling the awaiting task does not stop `fn`: the thread runs it
+/// to the end and its result is dropped. Throws RuntimeError when no loop is running or after
+/// the loop's shutdown_default_executor().
+template <class F>
+auto to_thread(F fn, std::string job_name = {}) -> Coro<std::invoke_result_t<F&>> {
+    using R = std::invoke_result_t<F&>;
+    Future<R> result = get_running_loop().run_in_executor(
+        [context = copy_context(), fn = std::move(fn)]() mutable -> R { return context.run(fn); },
+        std::move(job_name));
+    if constexpr (std::is_void_v<R>) {
+        co_await result;
+    } else {
+        co_return co_await result;
+    }
+}
+
+}  // namespace simrun
