@@ -41,11 +41,12 @@ add_config() {
 add_config gcc      g++     Debug
 add_config gcc-asan g++     Debug          -DSIMRUN_SANITIZE=address,undefined
 add_config clang    clang++ RelWithDebInfo
-# >>> TSan (issue 3): defined here, runnable with SIMRUN_TEST_CONFIGS=gcc-tsan.
-# >>> To run it by default, add it to DEFAULT_CONFIGS below.
-add_config gcc-tsan g++     RelWithDebInfo -DSIMRUN_SANITIZE=thread
+# ThreadSanitizer for the real loop, the thread pool and the signal watchdog. The property tests
+# and examples are single-threaded simulations: not built here.
+add_config gcc-tsan g++     RelWithDebInfo -DSIMRUN_SANITIZE=thread \
+    -DSIMRUN_BUILD_PROPERTIES=OFF -DSIMRUN_BUILD_EXAMPLES=OFF
 
-DEFAULT_CONFIGS=(gcc gcc-asan clang)
+DEFAULT_CONFIGS=(gcc gcc-asan clang gcc-tsan)
 
 # ---------------------------------------------------------------------------
 declare -A RESULT=()
@@ -82,6 +83,22 @@ run_config() {
         return 1
     fi
     RESULT[$name]="PASS ($((SECONDS - start))s)"
+    [[ -z ${SUITE_COUNTS:-} ]] && SUITE_COUNTS=$(suite_counts "$dir/tests/simrun_tests")
+    return 0
+}
+
+# suite_counts BINARY: how many unit tests run on both loops, on the simulator only, on the real
+# loop only (doctest suites "shared", "sim-only", "real-only"; a shared test is two cases).
+suite_counts() {
+    local binary=$1 shared sim_only real_only all
+    count_cases() { "$binary" --count --no-intro "$@" | sed -n 's/.*current filters: //p'; }
+    shared=$(count_cases -ts=shared)
+    sim_only=$(count_cases -ts=sim-only)
+    real_only=$(count_cases -ts=real-only)
+    all=$(count_cases)
+    echo "unit tests: $((shared / 2)) shared (run on both loops: $shared cases)," \
+        "$sim_only sim-only, $real_only real-only; $all cases in all" \
+        "($((all - shared - sim_only - real_only)) unmarked)"
 }
 
 check_format() {
@@ -119,6 +136,7 @@ done
 
 echo
 echo "==== simrun test summary ===="
+[[ -n ${SUITE_COUNTS:-} ]] && echo "$SUITE_COUNTS"
 for name in "${ORDER[@]}"; do
     printf '%-10s %s\n' "$name" "${RESULT[$name]}"
 done
