@@ -1,4 +1,5 @@
-// Context, ContextVar, copy_context, tokens, and how tasks and callbacks inherit contexts.
+// Context, ContextVar, copy_context, tokens, and how tasks and callbacks inherit contexts (on both
+// loops).
 #include <string>
 #include <vector>
 
@@ -6,7 +7,7 @@
 
 using namespace simrun;
 using test_support::joined;
-using test_support::Sim;
+using test_support::TestLoop;
 
 namespace {
 
@@ -24,9 +25,9 @@ Coro<void> child_reads_and_sets(Events* events, Duration delay) {
 
 Coro<void> parent_spawns_child(Events* events) {
     request_id.set("parent");
-    Task<void> child = create_task(child_reads_and_sets(events, 2s));
+    Task<void> child = create_task(child_reads_and_sets(events, 2ms));
     request_id.set("parent-later");
-    co_await sleep(1s);
+    co_await sleep(1ms);
     events->push_back("parent sees " + request_id.get());
     co_await child;
     events->push_back("parent after child sees " + request_id.get());
@@ -52,9 +53,9 @@ Coro<void> schedule_callbacks(Events* events) {
     });
     request_id.set("scheduled-2");
     get_running_loop().call_later(
-        1s, [events] { events->push_back("callback 2 sees " + request_id.get()); });
+        1ms, [events] { events->push_back("callback 2 sees " + request_id.get()); });
     request_id.set("after scheduling");
-    co_await sleep(2s);
+    co_await sleep(2ms);
     events->push_back("task sees " + request_id.get());
 }
 
@@ -69,6 +70,8 @@ Coro<void> done_callback_context(Events* events) {
 }
 
 }  // namespace
+
+// The first tests need no loop: in no suite.
 
 TEST_CASE("ContextVar: default, set, get and LookupError without a value") {
     Context context;
@@ -157,8 +160,10 @@ TEST_CASE("Context: entering a context that is already entered raises RuntimeErr
     context.run([] { CHECK(counter.get() == 1); });
 }
 
-TEST_CASE("Context: each task runs in a copy of its creator's context") {
-    Sim s;
+TEST_SUITE_BEGIN("sim-only");
+
+LOOP_TEST_CASE("Context: each task runs in a copy of its creator's context") {
+    TestLoop<LoopKind> s;
     Events events;
     Context outer;
     outer.run([&] { s.loop.run_until_complete(parent_spawns_child(&events)); });
@@ -169,8 +174,8 @@ TEST_CASE("Context: each task runs in a copy of its creator's context") {
     CHECK_FALSE(outer.get(request_id).has_value());
 }
 
-TEST_CASE("Context: tasks created from the same context do not see each other's changes") {
-    Sim s;
+LOOP_TEST_CASE("Context: tasks created from the same context do not see each other's changes") {
+    TestLoop<LoopKind> s;
     Context context;
     context.run([] { counter.set(10); });
     std::vector<Task<int>> tasks;
@@ -184,8 +189,8 @@ TEST_CASE("Context: tasks created from the same context do not see each other's 
     CHECK(context.get(counter) == 10);
 }
 
-TEST_CASE("Context: TaskOptions.context runs the task in exactly that context") {
-    Sim s;
+LOOP_TEST_CASE("Context: TaskOptions.context runs the task in exactly that context") {
+    TestLoop<LoopKind> s;
     Context context;
     context.run([] { counter.set(41); });
     Task<int> task = s.loop.create_task(read_counter_and_increment(), {.context = context});
@@ -195,8 +200,9 @@ TEST_CASE("Context: TaskOptions.context runs the task in exactly that context") 
     CHECK(s.loop.run_until_complete(again) == 43);
 }
 
-TEST_CASE("Context: call_soon / call_later callbacks run in a copy of the scheduling context") {
-    Sim s;
+LOOP_TEST_CASE(
+    "Context: call_soon / call_later callbacks run in a copy of the scheduling context") {
+    TestLoop<LoopKind> s;
     Events events;
     Context context;
     context.run([&] { s.loop.run_until_complete(schedule_callbacks(&events)); });
@@ -204,8 +210,8 @@ TEST_CASE("Context: call_soon / call_later callbacks run in a copy of the schedu
                                     "task sees after scheduling"}));
 }
 
-TEST_CASE("Context: a callback scheduled from outside any task sees the caller's context") {
-    Sim s;
+LOOP_TEST_CASE("Context: a callback scheduled from outside any task sees the caller's context") {
+    TestLoop<LoopKind> s;
     Events events;
     Context context;
     context.run([&] {
@@ -218,17 +224,17 @@ TEST_CASE("Context: a callback scheduled from outside any task sees the caller's
     CHECK(context.get(request_id) == "changed");
 }
 
-TEST_CASE("Context: future done callbacks run in the context current when they were added") {
-    Sim s;
+LOOP_TEST_CASE("Context: future done callbacks run in the context current when they were added") {
+    TestLoop<LoopKind> s;
     Events events;
     Context context;
     context.run([&] { s.loop.run_until_complete(done_callback_context(&events)); });
     CHECK(joined(events) == joined({"done callback sees when added"}));
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "Context: a custom exception handler runs in the context of the callback it reports (3.12+)") {
-    Sim s;
+    TestLoop<LoopKind> s;
     std::vector<std::string> seen;
     s.loop.set_exception_handler([&seen](EventLoop&, const ExceptionContext&) {
         seen.push_back("handler sees " + request_id.get());
@@ -242,9 +248,9 @@ TEST_CASE(
     CHECK(joined(seen) == "handler sees callback context");
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "Context: a custom exception handler runs in the context of the task it reports (3.12+)") {
-    Sim s;
+    TestLoop<LoopKind> s;
     std::vector<std::string> seen;
     s.loop.set_exception_handler([&seen](EventLoop&, const ExceptionContext&) {
         seen.push_back("handler sees " + request_id.get());
@@ -256,3 +262,5 @@ TEST_CASE(
     s.loop.close();
     CHECK(joined(seen) == "handler sees task context");
 }
+
+TEST_SUITE_END();

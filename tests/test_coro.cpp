@@ -1,5 +1,5 @@
 // Coro<T>: laziness, values and exceptions through await chains, symmetric transfer, move-only
-// results, the "never awaited" report and frame accounting.
+// results, the "never awaited" report and frame accounting; on both loops.
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -8,7 +8,7 @@
 #include "support.hpp"
 
 using namespace simrun;
-using test_support::Sim;
+using test_support::TestLoop;
 
 namespace {
 
@@ -22,7 +22,7 @@ Coro<std::vector<std::string>> laziness_probe() {
     bool ran = false;
     Coro<int> child = mark_and_return(&ran, 7);
     seen.push_back(ran ? "ran at creation" : "not run at creation");
-    co_await sleep(1s);
+    co_await sleep(1ms);
     seen.push_back(ran ? "ran while waiting" : "not run while waiting");
     int value = co_await std::move(child);
     seen.push_back(ran ? "ran when awaited: " + std::to_string(value) : "never ran");
@@ -139,8 +139,17 @@ Coro<void> wait_forever() {
 
 }  // namespace
 
-TEST_CASE("Coro: the body does not run until the coroutine is awaited") {
-    Sim s;
+// Needs no loop: in no suite.
+TEST_CASE("Coro: a default-built Coro owns no frame") {
+    Coro<int> empty;
+    CHECK_FALSE(static_cast<bool>(empty));
+    CHECK_FALSE(empty.done());
+}
+
+TEST_SUITE_BEGIN("sim-only");
+
+LOOP_TEST_CASE("Coro: the body does not run until the coroutine is awaited") {
+    TestLoop<LoopKind> s;
     bool ran = false;
     {
         Coro<int> created = mark_and_return(&ran, 1);
@@ -155,25 +164,19 @@ TEST_CASE("Coro: the body does not run until the coroutine is awaited") {
                                            "ran when awaited: 7"});
 }
 
-TEST_CASE("Coro: a default-built Coro owns no frame") {
-    Coro<int> empty;
-    CHECK_FALSE(static_cast<bool>(empty));
-    CHECK_FALSE(empty.done());
-}
-
-TEST_CASE("Coro: values of every kind come back through co_await") {
-    Sim s;
+LOOP_TEST_CASE("Coro: values of every kind come back through co_await") {
+    TestLoop<LoopKind> s;
     CHECK(s.loop.run_until_complete(void_then_string()) == "after void");
     CHECK(s.loop.run_until_complete(chain(5)) == 5);
 }
 
-TEST_CASE("Coro: a value propagates through an await chain 10000 deep") {
-    Sim s;
+LOOP_TEST_CASE("Coro: a value propagates through an await chain 10000 deep") {
+    TestLoop<LoopKind> s;
     CHECK(s.loop.run_until_complete(chain(10000)) == 10000);
 }
 
-TEST_CASE("Coro: an exception propagates through an await chain 10000 deep") {
-    Sim s;
+LOOP_TEST_CASE("Coro: an exception propagates through an await chain 10000 deep") {
+    TestLoop<LoopKind> s;
     CHECK(s.loop.run_until_complete(catch_from_chain(10000)) == "caught: bottom of the chain");
     CHECK_THROWS_WITH_AS(s.loop.run_until_complete(throwing_chain(10000)), "bottom of the chain",
                          ValueError);
@@ -182,42 +185,42 @@ TEST_CASE("Coro: an exception propagates through an await chain 10000 deep") {
 // Symmetric transfer is a tail call only where the compiler can emit one. AddressSanitizer's
 // instrumented frames rule it out under g++ (about 176 bytes per level then), so a sanitized
 // build checks a bound per level instead of a constant; every other build checks the constant.
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr std::intptr_t stack_limit_for_10000_awaits = 10000 * 512;
 #else
 constexpr std::intptr_t stack_limit_for_10000_awaits = 64 * 1024;
 #endif
 
-TEST_CASE("Coro: a deep await chain does not grow the stack (symmetric transfer)") {
-    Sim s;
+LOOP_TEST_CASE("Coro: a deep await chain does not grow the stack (symmetric transfer)") {
+    TestLoop<LoopKind> s;
     std::intptr_t used = s.loop.run_until_complete(stack_used_by_chain(10000));
     INFO("stack used by a 10000-deep chain: " << used << " bytes");
     CHECK(used < stack_limit_for_10000_awaits);
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "Coro: awaiting many synchronously finishing coroutines in a row does not grow the stack") {
-    Sim s;
+    TestLoop<LoopKind> s;
     std::intptr_t used = s.loop.run_until_complete(stack_used_by_sequential_awaits(10000));
     INFO("stack growth over 10000 sequential awaits: " << used << " bytes");
     CHECK(used < stack_limit_for_10000_awaits);
 }
 
-TEST_CASE("Coro: an exception thrown before the first suspension reaches the awaiter") {
-    Sim s;
+LOOP_TEST_CASE("Coro: an exception thrown before the first suspension reaches the awaiter") {
+    TestLoop<LoopKind> s;
     CHECK_THROWS_WITH_AS(s.loop.run_until_complete(throws_before_first_suspension()), "early",
                          RuntimeError);
 }
 
-TEST_CASE("Coro: move-only results pass through a chain of Coro") {
-    Sim s;
+LOOP_TEST_CASE("Coro: move-only results pass through a chain of Coro") {
+    TestLoop<LoopKind> s;
     CHECK(s.loop.run_until_complete(read_unique(41)) == 42);
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "Coro: destroying an unstarted Coro while a loop runs warns 'coroutine ... was never "
     "awaited'") {
-    Sim s;
+    TestLoop<LoopKind> s;
     s.loop.run_until_complete(drop_unstarted_coroutine());
     CHECK(s.log.count("RuntimeWarning: coroutine 'never_awaited_target' was never awaited") == 1);
     bool at_warning_level = false;
@@ -228,17 +231,17 @@ TEST_CASE(
     CHECK(at_warning_level);
 }
 
-TEST_CASE("Coro: awaited or explicitly dropped coroutines are not reported as never awaited") {
-    Sim s;
+LOOP_TEST_CASE("Coro: awaited or explicitly dropped coroutines are not reported as never awaited") {
+    TestLoop<LoopKind> s;
     s.loop.run_until_complete(await_target());
     s.loop.run_until_complete(drop_explicitly());
     CHECK_FALSE(s.log.contains("never awaited"));
 }
 
-TEST_CASE("Coro: live_coroutine_frames counts frames and returns to its baseline") {
+LOOP_TEST_CASE("Coro: live_coroutine_frames counts frames and returns to its baseline") {
     const std::int64_t baseline = detail::live_coroutine_frames();
     {
-        Sim s;
+        TestLoop<LoopKind> s;
         bool ran = false;
         Coro<int> pending = mark_and_return(&ran, 3);
         CHECK(detail::live_coroutine_frames() == baseline + 1);
@@ -250,7 +253,7 @@ TEST_CASE("Coro: live_coroutine_frames counts frames and returns to its baseline
         CHECK(detail::live_coroutine_frames() == baseline);
         // A task still pending when the loop closes: its frames go with it.
         Task<void> stuck = s.loop.create_task(wait_forever());
-        s.loop.run_until_complete(sleep(1s));
+        s.loop.run_until_complete(sleep(1ms));
         CHECK(detail::live_coroutine_frames() > baseline);
         s.loop.close();
         CHECK(detail::live_coroutine_frames() == baseline);
@@ -258,3 +261,5 @@ TEST_CASE("Coro: live_coroutine_frames counts frames and returns to its baseline
     }
     CHECK(detail::live_coroutine_frames() == baseline);
 }
+
+TEST_SUITE_END();

@@ -1,4 +1,5 @@
-// Event: set / clear / wait, several waiters, cancelled waiters.
+// Event: set / clear / wait, several waiters, cancelled waiters; on both loops.
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -7,50 +8,81 @@
 using namespace simrun;
 using test_support::at_now;
 using test_support::joined;
-using test_support::Sim;
+using test_support::TestLoop;
 
 namespace {
 
 using Events = std::vector<std::string>;
 
-Coro<void> wait_and_record(Event* event, Events* events, std::string who) {
+std::string ms(Duration d) {
+    return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + "ms";
+}
+
+/// What happened, and when. On the simulator "when" is the exact virtual time. The real loop's
+/// timers are late by varying amounts (but keep their order), so there "when" is the nominal time
+/// of the last scheduled action that ran: a record says which action it came after.
+class Timeline {
+  public:
+    explicit Timeline(bool virtual_time) : virtual_time_(virtual_time) {}
+    /// Records `what` + " at " + the time.
+    void record(const std::string& what) { events.push_back(what + " at " + now()); }
+    /// Runs `action` at nominal time `when` (the loop's start is 0; when called from an action,
+    /// `when` is reached from that action's nominal time).
+    void at(EventLoop& loop, Duration when, std::function<void()> action) {
+        loop.call_later(when - reached_, [this, when, action = std::move(action)] {
+            reached_ = when;
+            action();
+        });
+    }
+    /// Notes that the nominal time `when` was reached without an action (after a sleep).
+    void reached(Duration when) { reached_ = when; }
+    Events events;
+
+  private:
+    std::string now() const { return virtual_time_ ? at_now() : ms(reached_); }
+    bool virtual_time_;
+    Duration reached_{0};
+};
+
+Coro<void> wait_and_record(Event* event, Timeline* timeline, std::string who) {
     try {
         co_await event->wait();
     } catch (const CancelledError&) {
-        events->push_back(who + " cancelled at " + at_now());
+        timeline->record(who + " cancelled");
         throw;
     }
-    events->push_back(who + " woke at " + at_now());
+    timeline->record(who + " woke");
 }
 
-Coro<void> wait_twice(Event* event, Events* events) {
+Coro<void> wait_twice(Event* event, Timeline* timeline) {
     co_await event->wait();
-    events->push_back("first wait returned at " + at_now());
+    timeline->record("first wait returned");
     event->clear();
     co_await event->wait();
-    events->push_back("second wait returned at " + at_now());
+    timeline->record("second wait returned");
 }
 
-Coro<void> wait_on_set_event(Event* event, Events* events) {
+Coro<void> wait_on_set_event(Event* event, Timeline* timeline) {
     event->set();
     co_await event->wait();
-    events->push_back("returned at once at " + at_now());
+    timeline->record("returned at once");
 }
 
-Coro<void> retry_after_cancel(Event* event, Events* events) {
+Coro<void> retry_after_cancel(Event* event, Timeline* timeline) {
     bool cancelled = false;
     try {
         co_await event->wait();
     } catch (const CancelledError&) {
         cancelled = true;
     }
-    events->push_back(cancelled ? "cancelled, waiting again" : "woke without cancel");
+    timeline->events.push_back(cancelled ? "cancelled, waiting again" : "woke without cancel");
     co_await event->wait();
-    events->push_back("woke at " + at_now());
+    timeline->record("woke");
 }
 
 }  // namespace
 
+// Needs no loop: in no suite.
 TEST_CASE("Event: starts unset; set() and clear() change is_set()") {
     Event event;
     CHECK_FALSE(event.is_set());
@@ -62,93 +94,103 @@ TEST_CASE("Event: starts unset; set() and clear() change is_set()") {
     CHECK_FALSE(event.is_set());
 }
 
-TEST_CASE("Event: wait() on a set event returns without suspending") {
-    Sim s;
+TEST_SUITE_BEGIN("sim-only");
+
+LOOP_TEST_CASE("Event: wait() on a set event returns without suspending") {
+    TestLoop<LoopKind> s;
+    Timeline timeline(LoopKind::is_sim);
     Event event;
-    Events events;
-    Task<void> task = s.loop.create_task(wait_on_set_event(&event, &events));
+    Task<void> task = s.loop.create_task(wait_on_set_event(&event, &timeline));
     s.loop.run_until_complete(task);
-    CHECK(joined(events) == joined({"returned at once at 0ms"}));
+    CHECK(joined(timeline.events) == joined({"returned at once at 0ms"}));
 }
 
-TEST_CASE("Event: wait() suspends until set(); after clear() it suspends again") {
-    Sim s;
+LOOP_TEST_CASE("Event: wait() suspends until set(); after clear() it suspends again") {
+    TestLoop<LoopKind> s;
+    Timeline timeline(LoopKind::is_sim);
     Event event;
-    Events events;
-    Task<void> task = s.loop.create_task(wait_twice(&event, &events));
-    s.loop.call_later(1s, [&event] { event.set(); });
-    s.loop.call_later(3s, [&event] { event.set(); });
+    Task<void> task = s.loop.create_task(wait_twice(&event, &timeline));
+    timeline.at(s.loop, 1ms, [&] {
+        event.set();
+        // Scheduled from here, so that a late real timer cannot set the event a second time
+        // before the waiter saw the first set().
+        timeline.at(s.loop, 3ms, [&event] { event.set(); });
+    });
     s.loop.run_until_complete(task);
-    CHECK(joined(events) ==
-          joined({"first wait returned at 1000ms", "second wait returned at 3000ms"}));
+    CHECK(joined(timeline.events) ==
+          joined({"first wait returned at 1ms", "second wait returned at 3ms"}));
 }
 
-TEST_CASE("Event: set() wakes every waiter") {
-    Sim s;
+LOOP_TEST_CASE("Event: set() wakes every waiter") {
+    TestLoop<LoopKind> s;
+    Timeline timeline(LoopKind::is_sim);
     Event event;
-    Events events;
     std::vector<Task<void>> waiters;
     for (const char* who : {"a", "b", "c"})
-        waiters.push_back(s.loop.create_task(wait_and_record(&event, &events, who)));
-    s.loop.call_later(2s, [&event] { event.set(); });
+        waiters.push_back(s.loop.create_task(wait_and_record(&event, &timeline, who)));
+    timeline.at(s.loop, 2ms, [&event] { event.set(); });
     s.loop.run_until_complete(gather(waiters));
-    CHECK(joined(events) == joined({"a woke at 2000ms", "b woke at 2000ms", "c woke at 2000ms"}));
+    CHECK(joined(timeline.events) == joined({"a woke at 2ms", "b woke at 2ms", "c woke at 2ms"}));
     CHECK(event.is_set());
 }
 
-TEST_CASE("Event: a cancelled waiter leaves; the other waiters still wake") {
-    Sim s;
+LOOP_TEST_CASE("Event: a cancelled waiter leaves; the other waiters still wake") {
+    TestLoop<LoopKind> s;
+    Timeline timeline(LoopKind::is_sim);
     Event event;
-    Events events;
-    Task<void> a = s.loop.create_task(wait_and_record(&event, &events, "a"));
-    Task<void> b = s.loop.create_task(wait_and_record(&event, &events, "b"));
-    Task<void> c = s.loop.create_task(wait_and_record(&event, &events, "c"));
-    s.loop.call_later(1s, [b]() mutable { b.cancel(); });
-    s.loop.call_later(2s, [&event] { event.set(); });
+    Task<void> a = s.loop.create_task(wait_and_record(&event, &timeline, "a"));
+    Task<void> b = s.loop.create_task(wait_and_record(&event, &timeline, "b"));
+    Task<void> c = s.loop.create_task(wait_and_record(&event, &timeline, "c"));
+    timeline.at(s.loop, 1ms, [b]() mutable { b.cancel(); });
     CHECK_THROWS_AS(s.loop.run_until_complete(b), CancelledError);
     CHECK_FALSE(event.is_set());
+    // Scheduled once b is done, so that a late real timer cannot set the event while b ends.
+    timeline.at(s.loop, 2ms, [&event] { event.set(); });
     s.loop.run_until_complete(c);
     CHECK(a.done());
     CHECK(b.cancelled());
-    CHECK(joined(events) ==
-          joined({"b cancelled at 1000ms", "a woke at 2000ms", "c woke at 2000ms"}));
+    CHECK(joined(timeline.events) ==
+          joined({"b cancelled at 1ms", "a woke at 2ms", "c woke at 2ms"}));
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE("Event: a waiter whose wait was cancelled can wait again and is woken once") {
-    Sim s;
+LOOP_TEST_CASE("Event: a waiter whose wait was cancelled can wait again and is woken once") {
+    TestLoop<LoopKind> s;
+    Timeline timeline(LoopKind::is_sim);
     Event event;
-    Events events;
-    Task<void> task = s.loop.create_task(retry_after_cancel(&event, &events));
-    s.loop.call_later(1s, [task]() mutable { task.cancel(); });
-    s.loop.call_later(2s, [&event] { event.set(); });
+    Task<void> task = s.loop.create_task(retry_after_cancel(&event, &timeline));
+    timeline.at(s.loop, 1ms, [task]() mutable { task.cancel(); });
+    timeline.at(s.loop, 2ms, [&event] { event.set(); });
     s.loop.run_until_complete(task);
-    CHECK(joined(events) == joined({"cancelled, waiting again", "woke at 2000ms"}));
+    CHECK(joined(timeline.events) == joined({"cancelled, waiting again", "woke at 2ms"}));
 }
 
-TEST_CASE("Event: a waiter cancelled before set() is not woken by it") {
-    Sim s;
+LOOP_TEST_CASE("Event: a waiter cancelled before set() is not woken by it") {
+    TestLoop<LoopKind> s;
+    Timeline timeline(LoopKind::is_sim);
     Event event;
-    Events events;
-    Task<void> task = s.loop.create_task(wait_and_record(&event, &events, "w"));
-    s.loop.run_until_complete(sleep(1s));
+    Task<void> task = s.loop.create_task(wait_and_record(&event, &timeline, "w"));
+    s.loop.run_until_complete(sleep(1ms));
+    timeline.reached(1ms);
     task.cancel("gone");
     event.set();  // the cancelled waiter's future is skipped
     CHECK_THROWS_WITH_AS(s.loop.run_until_complete(task), "gone", CancelledError);
-    CHECK(joined(events) == joined({"w cancelled at 1000ms"}));
+    CHECK(joined(timeline.events) == joined({"w cancelled at 1ms"}));
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE("Event: waiters woken by set() return even if clear() follows at once") {
-    Sim s;
+LOOP_TEST_CASE("Event: waiters woken by set() return even if clear() follows at once") {
+    TestLoop<LoopKind> s;
+    Timeline timeline(LoopKind::is_sim);
     Event event;
-    Events events;
-    Task<void> task = s.loop.create_task(wait_and_record(&event, &events, "w"));
-    s.loop.call_later(1s, [&event] {
+    Task<void> task = s.loop.create_task(wait_and_record(&event, &timeline, "w"));
+    timeline.at(s.loop, 1ms, [&event] {
         event.set();
         event.clear();
     });
     s.loop.run_until_complete(task);
-    CHECK(joined(events) == "w woke at 1000ms");
+    CHECK(joined(timeline.events) == "w woke at 1ms");
     CHECK_FALSE(event.is_set());
 }
+
+TEST_SUITE_END();

@@ -1,7 +1,8 @@
-// EventLoop (on the simulation loop): callbacks, timers, running and closing, the exception
-// handler, the executor after shutdown, and debug mode.
+// EventLoop (on both loops unless marked sim-only): callbacks, timers, running and closing, the
+// exception handler, the executor after shutdown, and debug mode.
 #include <algorithm>
 #include <cstdlib>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -12,6 +13,7 @@
 using namespace simrun;
 using test_support::joined;
 using test_support::Sim;
+using test_support::TestLoop;
 
 namespace {
 
@@ -99,10 +101,12 @@ struct EnvironmentVariable {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("sim-only");
+
 // ---- callbacks and timers ----------------------------------------------------------------------
 
-TEST_CASE("loop: call_soon callbacks run in FIFO order") {
-    Sim s;
+LOOP_TEST_CASE("loop: call_soon callbacks run in FIFO order") {
+    TestLoop<LoopKind> s;
     Events events;
     for (int i = 1; i <= 5; ++i)
         s.loop.call_soon([&events, i] { events.push_back(std::to_string(i)); });
@@ -111,8 +115,8 @@ TEST_CASE("loop: call_soon callbacks run in FIFO order") {
     CHECK(joined(events) == joined({"1", "2", "3", "4", "5"}));
 }
 
-TEST_CASE("loop: callbacks scheduled during a pass run in the next pass") {
-    Sim s;
+LOOP_TEST_CASE("loop: callbacks scheduled during a pass run in the next pass") {
+    TestLoop<LoopKind> s;
     Events events;
     s.loop.call_soon([&] {
         events.push_back("a");
@@ -155,36 +159,36 @@ TEST_CASE("loop: call_later with a delay <= 0 runs at the next pass without movi
     CHECK(std::count(events.begin(), events.end(), "negative at 0ms") == 1);
 }
 
-TEST_CASE("loop: cancelled handles and timers never run") {
-    Sim s;
+LOOP_TEST_CASE("loop: cancelled handles and timers never run") {
+    TestLoop<LoopKind> s;
     Events events;
     Handle soon = s.loop.call_soon([&events] { events.push_back("soon"); });
-    TimerHandle timer = s.loop.call_later(1s, [&events] { events.push_back("timer"); });
-    s.loop.call_later(2s, [&events] { events.push_back("kept"); });
+    TimerHandle timer = s.loop.call_later(1ms, [&events] { events.push_back("timer"); });
+    s.loop.call_later(2ms, [&events] { events.push_back("kept"); });
     CHECK_FALSE(soon.cancelled());
     soon.cancel();
     timer.cancel();
     timer.cancel();
     CHECK(soon.cancelled());
     CHECK(timer.cancelled());
-    s.loop.run_until_complete(sleep(3s));
+    s.loop.run_until_complete(sleep(3ms));
     CHECK(joined(events) == joined({"kept"}));
 }
 
-TEST_CASE("loop: a timer can be cancelled by a callback that runs just before it") {
-    Sim s;
+LOOP_TEST_CASE("loop: a timer can be cancelled by a callback that runs just before it") {
+    TestLoop<LoopKind> s;
     Events events;
-    TimerHandle victim = s.loop.call_later(2s, [&events] { events.push_back("victim"); });
-    s.loop.call_later(1s, [&events, victim]() mutable {
+    TimerHandle victim = s.loop.call_later(2ms, [&events] { events.push_back("victim"); });
+    s.loop.call_later(1ms, [&events, victim]() mutable {
         events.push_back("canceller");
         victim.cancel();
     });
-    s.loop.run_until_complete(sleep(3s));
+    s.loop.run_until_complete(sleep(3ms));
     CHECK(joined(events) == joined({"canceller"}));
 }
 
-TEST_CASE("loop: call_soon_threadsafe from another thread schedules the callback") {
-    Sim s;
+LOOP_TEST_CASE("loop: call_soon_threadsafe from another thread schedules the callback") {
+    TestLoop<LoopKind> s;
     Events events;
     s.loop.call_soon([&] {
         std::thread worker(
@@ -196,9 +200,10 @@ TEST_CASE("loop: call_soon_threadsafe from another thread schedules the callback
     CHECK(joined(events) == joined({"joined", "from thread"}));
 }
 
-TEST_CASE("loop: time starts at zero and get_running_loop() is the loop only while it runs") {
-    Sim s;
-    CHECK(s.loop.time() == 0s);
+LOOP_TEST_CASE("loop: time starts at zero and get_running_loop() is the loop only while it runs") {
+    TestLoop<LoopKind> s;
+    if constexpr (LoopKind::is_sim)
+        CHECK(s.loop.time() == 0s);  // the real loop's time is CLOCK_MONOTONIC
     CHECK_THROWS_WITH_AS(get_running_loop(), "no running event loop", RuntimeError);
     EventLoop* seen = nullptr;
     s.loop.call_soon([&seen] { seen = &get_running_loop(); });
@@ -209,27 +214,27 @@ TEST_CASE("loop: time starts at zero and get_running_loop() is the loop only whi
 
 // ---- running and closing -------------------------------------------------------------------
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "loop: run_until_complete inside the running loop raises 'This event loop is already "
     "running'") {
-    Sim s;
+    TestLoop<LoopKind> s;
     CHECK(s.loop.run_until_complete(run_nested(&s.loop)) == "This event loop is already running");
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "loop: running a second loop inside a running one raises 'Cannot run the event loop while "
     "another "
     "loop is running'") {
-    Sim outer;
-    Sim inner;
+    TestLoop<LoopKind> outer;
+    TestLoop<LoopKind> inner;
     CHECK(outer.loop.run_until_complete(run_nested(&inner.loop)) ==
           "Cannot run the event loop while another loop is running");
-    CHECK(inner.loop.run_until_complete(value_after(1s, 2)) == 2);
+    CHECK(inner.loop.run_until_complete(value_after(1ms, 2)) == 2);
 }
 
-TEST_CASE("loop: a closed loop refuses to run or schedule: 'Event loop is closed'") {
-    Sim s;
-    auto future = s.loop.create_future<int>();
+LOOP_TEST_CASE("loop: a closed loop refuses to run or schedule: 'Event loop is closed'") {
+    TestLoop<LoopKind> s;
+    auto future = s.loop.template create_future<int>();
     s.loop.close();
     CHECK(s.loop.is_closed());
     CHECK_THROWS_WITH_AS(s.loop.run_until_complete(value_after(1s, 1)), "Event loop is closed",
@@ -243,9 +248,9 @@ TEST_CASE("loop: a closed loop refuses to run or schedule: 'Event loop is closed
                          RuntimeError);
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "loop: a main task stopped before it finished: 'Event loop stopped before Future completed.'") {
-    Sim s;
+    TestLoop<LoopKind> s;
     CHECK_THROWS_WITH_AS(s.loop.run_until_complete(stop_then_sleep()),
                          "Event loop stopped before Future completed.", RuntimeError);
     CHECK_FALSE(s.loop.is_running());
@@ -254,22 +259,23 @@ TEST_CASE(
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE("loop: run_until_complete of a future returns its value") {
-    Sim s;
-    auto future = s.loop.create_future<std::string>();
-    s.loop.call_later(2s, [future]() mutable { future.set_result("resolved"); });
+LOOP_TEST_CASE("loop: run_until_complete of a future returns its value") {
+    TestLoop<LoopKind> s;
+    auto future = s.loop.template create_future<std::string>();
+    s.loop.call_later(2ms, [future]() mutable { future.set_result("resolved"); });
     CHECK(s.loop.run_until_complete(future) == "resolved");
-    CHECK(s.loop.time() == 2s);
+    if constexpr (LoopKind::is_sim)
+        CHECK(s.loop.time() == 2ms);
 }
 
-TEST_CASE("loop: close() of a running loop raises 'Cannot close a running event loop'") {
-    Sim s;
+LOOP_TEST_CASE("loop: close() of a running loop raises 'Cannot close a running event loop'") {
+    TestLoop<LoopKind> s;
     CHECK(s.loop.run_until_complete(close_while_running()) == "Cannot close a running event loop");
     CHECK_FALSE(s.loop.is_closed());
 }
 
-TEST_CASE("loop: a second close() does nothing") {
-    Sim s;
+LOOP_TEST_CASE("loop: a second close() does nothing") {
+    TestLoop<LoopKind> s;
     Task<void> pending = s.loop.create_task(record_cancellation(nullptr));
     s.loop.close();
     CHECK(s.errors.count("Task was destroyed but it is pending!") == 1);
@@ -278,11 +284,11 @@ TEST_CASE("loop: a second close() does nothing") {
     CHECK(s.errors.contexts.size() == 1);
 }
 
-TEST_CASE("loop: close() does not cancel pending tasks") {
-    Sim s;
+LOOP_TEST_CASE("loop: close() does not cancel pending tasks") {
+    TestLoop<LoopKind> s;
     Events events;
     Task<void> task = s.loop.create_task(record_cancellation(&events));
-    s.loop.run_until_complete(sleep(1s));
+    s.loop.run_until_complete(sleep(1ms));
     s.loop.close();
     CHECK(events.empty());
     CHECK_FALSE(task.done());
@@ -290,39 +296,43 @@ TEST_CASE("loop: close() does not cancel pending tasks") {
     CHECK(task.cancelling() == 0);
 }
 
-TEST_CASE("loop: stop() ends run_forever after the current pass; run_forever can be called again") {
-    Sim s;
+LOOP_TEST_CASE(
+    "loop: stop() ends run_forever after the current pass; run_forever can be called again") {
+    TestLoop<LoopKind> s;
     Events events;
-    s.loop.call_later(1s, [&] {
+    s.loop.call_later(1ms, [&] {
         events.push_back("stopping");
         s.loop.stop();
-    });
-    s.loop.call_later(2s, [&] {
-        events.push_back("second run");
-        s.loop.stop();
+        // Scheduled from here (due 1ms later), so that even a late real timer cannot run it in
+        // this pass.
+        s.loop.call_later(1ms, [&] {
+            events.push_back("second run");
+            s.loop.stop();
+        });
     });
     s.loop.run_forever();
     CHECK(joined(events) == joined({"stopping"}));
-    CHECK(s.loop.time() == 1s);
+    if constexpr (LoopKind::is_sim)
+        CHECK(s.loop.time() == 1ms);
     s.loop.run_forever();
     CHECK(joined(events) == joined({"stopping", "second run"}));
 }
 
 // ---- executor ----------------------------------------------------------------------------------
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "loop: run_in_executor after shutdown_default_executor raises 'Executor shutdown has been "
     "called'") {
-    Sim s;
+    TestLoop<LoopKind> s;
     CHECK(s.loop.run_until_complete(run_job(&s.loop)) == 42);
     s.loop.run_until_complete(shutdown_executor(&s.loop));
     CHECK_THROWS_WITH_AS(s.loop.run_in_executor([] { return 1; }),
                          "Executor shutdown has been called", RuntimeError);
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "loop: run_in_executor is refused after shutdown_default_executor even if no job ever ran") {
-    Sim s;
+    TestLoop<LoopKind> s;
     s.loop.run_until_complete(shutdown_executor(&s.loop));
     CHECK_THROWS_WITH_AS(s.loop.run_in_executor([] {}), "Executor shutdown has been called",
                          RuntimeError);
@@ -330,14 +340,14 @@ TEST_CASE(
 
 // ---- the exception handler -----------------------------------------------------------------
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "loop: an exception in a callback is reported as 'Exception in callback ...' and the loop goes "
     "on") {
-    Sim s;
+    TestLoop<LoopKind> s;
     Events events;
     s.loop.call_soon([] { throw ValueError("callback failed"); });
     s.loop.call_soon([&events] { events.push_back("next callback ran"); });
-    s.loop.run_until_complete(sleep(1s));
+    s.loop.run_until_complete(sleep(1ms));
     CHECK(joined(events) == joined({"next callback ran"}));
     REQUIRE(s.errors.contexts.size() == 1);
     const ExceptionContext& context = s.errors.contexts[0];
@@ -347,11 +357,12 @@ TEST_CASE(
     CHECK_THROWS_WITH_AS(std::rethrow_exception(context.exception), "callback failed", ValueError);
 }
 
-TEST_CASE("debug: an exception in a callback is reported with where the callback was scheduled") {
-    Sim s;
+LOOP_TEST_CASE(
+    "debug: an exception in a callback is reported with where the callback was scheduled") {
+    TestLoop<LoopKind> s;
     s.loop.set_debug(true);
     s.loop.call_soon([] { throw ValueError("callback failed"); });
-    s.loop.run_until_complete(sleep(1s));
+    s.loop.run_until_complete(sleep(1ms));
     REQUIRE(s.errors.contexts.size() == 1);
     const ExceptionContext& context = s.errors.contexts[0];
     CHECK(context.keys() ==
@@ -359,18 +370,19 @@ TEST_CASE("debug: an exception in a callback is reported with where the callback
     CHECK(context.format().find("Object created at (most recent call last):") != std::string::npos);
 }
 
-TEST_CASE("loop: KeyboardInterrupt in a callback escapes the loop") {
-    Sim s;
-    s.loop.call_later(1s, [] { throw KeyboardInterrupt(); });
+LOOP_TEST_CASE("loop: KeyboardInterrupt in a callback escapes the loop") {
+    TestLoop<LoopKind> s;
+    s.loop.call_later(1ms, [] { throw KeyboardInterrupt(); });
     CHECK_THROWS_AS(s.loop.run_until_complete(sleep(5s)), KeyboardInterrupt);
-    CHECK(s.loop.time() == 1s);
+    if constexpr (LoopKind::is_sim)
+        CHECK(s.loop.time() == 1ms);
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "loop: the default exception handler logs the message, the other fields sorted, then the "
     "exception") {
-    Sim s({}, false);
+    TestLoop<LoopKind> s(false);
     ExceptionContext context;
     context.message = "Something broke";
     context.exception = std::make_exception_ptr(ValueError("bad value"));
@@ -384,9 +396,10 @@ TEST_CASE(
           "Something broke\nalpha: first\nmiddle: between\nzeta: last\nValueError: bad value");
 }
 
-TEST_CASE("loop: the default handler names a missing message and sorts 'task' among the fields") {
-    Sim s({}, false);
-    Task<int> task = s.loop.create_task(value_after(1s, 1), {.name = "reported"});
+LOOP_TEST_CASE(
+    "loop: the default handler names a missing message and sorts 'task' among the fields") {
+    TestLoop<LoopKind> s(false);
+    Task<int> task = s.loop.create_task(value_after(1ms, 1), {.name = "reported"});
     ExceptionContext context;
     context.task = task;
     context.details["zzz"] = "z";
@@ -402,10 +415,10 @@ TEST_CASE("loop: the default handler names a missing message and sorts 'task' am
     CHECK(s.loop.run_until_complete(task) == 1);
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "loop: a custom exception handler receives the context; an empty handler restores the "
     "default") {
-    Sim s({}, false);
+    TestLoop<LoopKind> s(false);
     std::vector<std::string> seen;
     EventLoop* loop_seen = nullptr;
     s.loop.set_exception_handler([&](EventLoop& loop, const ExceptionContext& context) {
@@ -422,9 +435,9 @@ TEST_CASE(
     CHECK(s.log.count("to the default handler") == 1);
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "loop: a custom handler that throws is reported as 'Unhandled error in exception handler'") {
-    Sim s({}, false);
+    TestLoop<LoopKind> s(false);
     s.loop.set_exception_handler([](EventLoop&, const ExceptionContext&) {
         throw RuntimeError("the handler itself failed");
     });
@@ -437,8 +450,8 @@ TEST_CASE(
     CHECK(line.find("RuntimeError: the handler itself failed") != std::string::npos);
 }
 
-TEST_CASE("loop: KeyboardInterrupt from a custom handler propagates") {
-    Sim s({}, false);
+LOOP_TEST_CASE("loop: KeyboardInterrupt from a custom handler propagates") {
+    TestLoop<LoopKind> s(false);
     s.loop.set_exception_handler(
         [](EventLoop&, const ExceptionContext&) { throw KeyboardInterrupt(); });
     CHECK_THROWS_AS(s.loop.call_exception_handler(message_only("x")), KeyboardInterrupt);
@@ -496,9 +509,9 @@ TEST_CASE("debug: the slow-callback threshold is adjustable") {
     CHECK(s.log.count("took 0.060 seconds") == 1);
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "debug: call_soon / call_later from another thread while the loop runs raise RuntimeError") {
-    Sim s;
+    TestLoop<LoopKind> s;
     s.loop.set_debug(true);
     std::string soon_error;
     std::string later_error;
@@ -519,7 +532,7 @@ TEST_CASE(
         });
         other.join();
     });
-    s.loop.run_until_complete(sleep(1s));
+    s.loop.run_until_complete(sleep(1ms));
     CHECK(soon_error ==
           "Non-thread-safe operation invoked on an event loop other than the current one");
     CHECK(later_error ==
@@ -527,13 +540,13 @@ TEST_CASE(
     CHECK(threadsafe_ok);
 }
 
-TEST_CASE("debug: set_debug switches debug mode; SIMRUN_DEBUG (non-empty) gives the default") {
+LOOP_TEST_CASE("debug: set_debug switches debug mode; SIMRUN_DEBUG (non-empty) gives the default") {
     EnvironmentVariable guard("SIMRUN_DEBUG");
     auto new_loop_debug = [] {
-        sim::SimLoop loop;
-        loop.set_log_handler([](LogLevel, const std::string&) {});
-        bool debug = loop.get_debug();
-        loop.close();
+        std::shared_ptr<EventLoop> loop = LoopKind::make();
+        loop->set_log_handler([](LogLevel, const std::string&) {});
+        bool debug = loop->get_debug();
+        loop->close();
         return debug;
     };
     unsetenv("SIMRUN_DEBUG");
@@ -545,10 +558,12 @@ TEST_CASE("debug: set_debug switches debug mode; SIMRUN_DEBUG (non-empty) gives 
     CHECK(debug_mode_from_environment());
     CHECK(new_loop_debug());
     setenv("SIMRUN_DEBUG", "0", 1);  // any non-empty value, as PYTHONASYNCIODEBUG
-    sim::SimLoop loop;
-    loop.set_log_handler([](LogLevel, const std::string&) {});
-    CHECK(loop.get_debug());
-    loop.set_debug(false);
-    CHECK_FALSE(loop.get_debug());
-    loop.close();
+    std::shared_ptr<EventLoop> loop = LoopKind::make();
+    loop->set_log_handler([](LogLevel, const std::string&) {});
+    CHECK(loop->get_debug());
+    loop->set_debug(false);
+    CHECK_FALSE(loop->get_debug());
+    loop->close();
 }
+
+TEST_SUITE_END();

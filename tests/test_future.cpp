@@ -1,4 +1,5 @@
-// Future<T>: results, exceptions, cancellation, done callbacks and the "never retrieved" report.
+// Future<T>: results, exceptions, cancellation, done callbacks and the "never retrieved" report; on
+// both loops.
 #include <memory>
 #include <string>
 #include <vector>
@@ -7,7 +8,7 @@
 
 using namespace simrun;
 using test_support::joined;
-using test_support::Sim;
+using test_support::TestLoop;
 
 namespace {
 
@@ -64,32 +65,36 @@ Coro<void> drop_failed_future_inside_loop(Events* events) {
 
 }  // namespace
 
-TEST_CASE("Future: done callbacks are scheduled with call_soon, never run synchronously") {
-    Sim s;
+TEST_SUITE_BEGIN("sim-only");
+
+LOOP_TEST_CASE("Future: done callbacks are scheduled with call_soon, never run synchronously") {
+    TestLoop<LoopKind> s;
     Events events;
-    auto future = s.loop.create_future<int>();
+    auto future = s.loop.template create_future<int>();
     s.loop.run_until_complete(set_then_yield(future, &events));
     CHECK(joined(events) == joined({"after set_result", "callback", "after yield"}));
 }
 
-TEST_CASE("Future: done callbacks run in the order they were added") {
-    Sim s;
+LOOP_TEST_CASE("Future: done callbacks run in the order they were added") {
+    TestLoop<LoopKind> s;
     Events events;
-    s.loop.run_until_complete(run_callbacks_in_order(s.loop.create_future<void>(), &events));
+    s.loop.run_until_complete(
+        run_callbacks_in_order(s.loop.template create_future<void>(), &events));
     CHECK(joined(events) == joined({"1", "2", "3", "4"}));
 }
 
-TEST_CASE("Future: a callback added to a done future is scheduled, not run at once") {
-    Sim s;
+LOOP_TEST_CASE("Future: a callback added to a done future is scheduled, not run at once") {
+    TestLoop<LoopKind> s;
     Events events;
-    s.loop.run_until_complete(add_callback_to_done_future(s.loop.create_future<int>(), &events));
+    s.loop.run_until_complete(
+        add_callback_to_done_future(s.loop.template create_future<int>(), &events));
     CHECK(joined(events) == joined({"after add_done_callback", "callback"}));
 }
 
-TEST_CASE("Future: remove_done_callback removes a callback before it is scheduled") {
-    Sim s;
+LOOP_TEST_CASE("Future: remove_done_callback removes a callback before it is scheduled") {
+    TestLoop<LoopKind> s;
     Events events;
-    auto future = s.loop.create_future<int>();
+    auto future = s.loop.template create_future<int>();
     auto first = future.add_done_callback([&events] { events.push_back("first"); });
     auto second = future.add_done_callback([&events] { events.push_back("second"); });
     CHECK(future.remove_done_callback(first) == 1);
@@ -101,17 +106,17 @@ TEST_CASE("Future: remove_done_callback removes a callback before it is schedule
     CHECK(future.remove_done_callback(second) == 0);
 }
 
-TEST_CASE("Future: result() and exception() of a pending future raise InvalidStateError") {
-    Sim s;
-    auto future = s.loop.create_future<int>();
+LOOP_TEST_CASE("Future: result() and exception() of a pending future raise InvalidStateError") {
+    TestLoop<LoopKind> s;
+    auto future = s.loop.template create_future<int>();
     CHECK_FALSE(future.done());
     CHECK_THROWS_WITH_AS(future.result(), "Result is not set.", InvalidStateError);
     CHECK_THROWS_WITH_AS(future.exception(), "Exception is not set.", InvalidStateError);
 }
 
-TEST_CASE("Future: a result is set once; setting again raises InvalidStateError") {
-    Sim s;
-    auto future = s.loop.create_future<std::string>();
+LOOP_TEST_CASE("Future: a result is set once; setting again raises InvalidStateError") {
+    TestLoop<LoopKind> s;
+    auto future = s.loop.template create_future<std::string>();
     future.set_result("value");
     CHECK(future.done());
     CHECK_FALSE(future.cancelled());
@@ -124,9 +129,9 @@ TEST_CASE("Future: a result is set once; setting again raises InvalidStateError"
     CHECK(future.result() == "value");
 }
 
-TEST_CASE("Future: an exception is returned by exception() and thrown by result()") {
-    Sim s;
-    auto future = s.loop.create_future<int>();
+LOOP_TEST_CASE("Future: an exception is returned by exception() and thrown by result()") {
+    TestLoop<LoopKind> s;
+    auto future = s.loop.template create_future<int>();
     future.set_exception(std::make_exception_ptr(ValueError("broken")));
     CHECK(future.done());
     std::exception_ptr error = future.exception();
@@ -135,9 +140,9 @@ TEST_CASE("Future: an exception is returned by exception() and thrown by result(
     CHECK_THROWS_WITH_AS(future.result(), "broken", ValueError);
 }
 
-TEST_CASE("Future: copies share one state") {
-    Sim s;
-    auto future = s.loop.create_future<int>();
+LOOP_TEST_CASE("Future: copies share one state") {
+    TestLoop<LoopKind> s;
+    auto future = s.loop.template create_future<int>();
     Future<int> copy = future;
     copy.set_result(9);
     CHECK(future.done());
@@ -145,10 +150,10 @@ TEST_CASE("Future: copies share one state") {
     CHECK(&future.get_loop() == &s.loop);
 }
 
-TEST_CASE("Future: cancel() cancels a pending future once, with its message") {
-    Sim s;
+LOOP_TEST_CASE("Future: cancel() cancels a pending future once, with its message") {
+    TestLoop<LoopKind> s;
     Events events;
-    auto future = s.loop.create_future<int>();
+    auto future = s.loop.template create_future<int>();
     future.add_done_callback([&events] { events.push_back("callback"); });
     CHECK(future.cancel("stop it"));
     CHECK(future.done());
@@ -162,34 +167,36 @@ TEST_CASE("Future: cancel() cancels a pending future once, with its message") {
     CHECK(joined(events) == joined({"callback"}));
 }
 
-TEST_CASE("Future: a task awaiting a future gets its value or its exception") {
-    Sim s;
-    auto ok = s.loop.create_future<int>();
-    s.loop.call_later(2s, [ok]() mutable { ok.set_result(11); });
+LOOP_TEST_CASE("Future: a task awaiting a future gets its value or its exception") {
+    TestLoop<LoopKind> s;
+    auto ok = s.loop.template create_future<int>();
+    s.loop.call_later(2ms, [ok]() mutable { ok.set_result(11); });
     CHECK(s.loop.run_until_complete(await_future(ok)) == 11);
-    CHECK(s.loop.time() == 2s);
+    if constexpr (LoopKind::is_sim)
+        CHECK(s.loop.time() == 2ms);
 
-    auto bad = s.loop.create_future<int>();
-    s.loop.call_later(1s, [bad]() mutable {
+    auto bad = s.loop.template create_future<int>();
+    s.loop.call_later(1ms, [bad]() mutable {
         bad.set_exception(std::make_exception_ptr(ValueError("bad value")));
     });
     CHECK_THROWS_WITH_AS(s.loop.run_until_complete(await_future(bad)), "bad value", ValueError);
 }
 
-TEST_CASE("Future: cancelling a task that awaits a future cancels the future with the message") {
-    Sim s;
-    auto future = s.loop.create_future<int>();
+LOOP_TEST_CASE(
+    "Future: cancelling a task that awaits a future cancels the future with the message") {
+    TestLoop<LoopKind> s;
+    auto future = s.loop.template create_future<int>();
     Task<std::string> task = s.loop.create_task(await_and_describe_cancel(future));
-    s.loop.call_later(1s, [task]() mutable { task.cancel("from outside"); });
+    s.loop.call_later(1ms, [task]() mutable { task.cancel("from outside"); });
     CHECK(s.loop.run_until_complete(task) == "CancelledError: from outside");
     CHECK(future.cancelled());
     CHECK_THROWS_WITH_AS(future.result(), "from outside", CancelledError);
 }
 
-TEST_CASE("Future: a failed future dropped unretrieved is reported with a 'future' field") {
-    Sim s;
+LOOP_TEST_CASE("Future: a failed future dropped unretrieved is reported with a 'future' field") {
+    TestLoop<LoopKind> s;
     {
-        auto future = s.loop.create_future<int>();
+        auto future = s.loop.template create_future<int>();
         future.set_exception(std::make_exception_ptr(ValueError("nobody looked")));
     }
     REQUIRE(s.errors.contexts.size() == 1);
@@ -202,52 +209,54 @@ TEST_CASE("Future: a failed future dropped unretrieved is reported with a 'futur
     CHECK(context.details.at("future").find("ValueError: nobody looked") != std::string::npos);
 }
 
-TEST_CASE("Future: the never-retrieved report also happens while the loop runs") {
-    Sim s;
+LOOP_TEST_CASE("Future: the never-retrieved report also happens while the loop runs") {
+    TestLoop<LoopKind> s;
     Events events;
     s.loop.run_until_complete(drop_failed_future_inside_loop(&events));
     CHECK(joined(events) == joined({"after drop"}));
     CHECK(s.errors.count("Future exception was never retrieved") == 1);
 }
 
-TEST_CASE("Future: no never-retrieved report once exception() or result() was called") {
-    Sim s;
+LOOP_TEST_CASE("Future: no never-retrieved report once exception() or result() was called") {
+    TestLoop<LoopKind> s;
     {
-        auto future = s.loop.create_future<int>();
+        auto future = s.loop.template create_future<int>();
         future.set_exception(std::make_exception_ptr(ValueError("seen by exception()")));
         CHECK(future.exception() != nullptr);
     }
     {
-        auto future = s.loop.create_future<int>();
+        auto future = s.loop.template create_future<int>();
         future.set_exception(std::make_exception_ptr(ValueError("seen by result()")));
         CHECK_THROWS_AS(future.result(), ValueError);
     }
     {
-        auto future = s.loop.create_future<int>();
+        auto future = s.loop.template create_future<int>();
         future.set_exception(std::make_exception_ptr(ValueError("awaited")));
         CHECK_THROWS_AS(s.loop.run_until_complete(await_future(future)), ValueError);
     }
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE("Future: cancel() of a failed future marks the exception retrieved") {
-    Sim s;
+LOOP_TEST_CASE("Future: cancel() of a failed future marks the exception retrieved") {
+    TestLoop<LoopKind> s;
     {
-        auto future = s.loop.create_future<int>();
+        auto future = s.loop.template create_future<int>();
         future.set_exception(std::make_exception_ptr(ValueError("x")));
         CHECK_FALSE(future.cancel());
     }
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE("Future: pending, cancelled or successful futures are never reported when dropped") {
-    Sim s;
+LOOP_TEST_CASE("Future: pending, cancelled or successful futures are never reported when dropped") {
+    TestLoop<LoopKind> s;
     {
-        auto pending = s.loop.create_future<int>();
-        auto cancelled = s.loop.create_future<int>();
+        auto pending = s.loop.template create_future<int>();
+        auto cancelled = s.loop.template create_future<int>();
         cancelled.cancel();
-        auto ok = s.loop.create_future<int>();
+        auto ok = s.loop.template create_future<int>();
         ok.set_result(1);
     }
     CHECK(s.errors.contexts.empty());
 }
+
+TEST_SUITE_END();

@@ -177,6 +177,9 @@ TEST_CASE("process: a second SIGINT during a slow clean-up raises KeyboardInterr
     CHECK_FALSE(contains(child.stdout_text, "cleanup done"));
 }
 
+// ThreadSanitizer delivers signals only when the thread reaches one of its interceptors, which a
+// tight loop never does: there the signal would wait forever, so this case is not built under it.
+#if !defined(__SANITIZE_THREAD__)
 TEST_CASE("process: two SIGINTs during a tight loop end the process by SIGINT once the grace "
           "period runs out") {
     Child child("tight-loop");
@@ -194,6 +197,7 @@ TEST_CASE("process: two SIGINTs during a tight loop end the process by SIGINT on
     CHECK(contains(child.stderr_text, "did not get back from a callback within the grace period"));
     CHECK_FALSE(contains(child.stdout_text, "KeyboardInterrupt"));
 }
+#endif
 
 TEST_CASE("process: one SIGINT with a worker thread stuck in a job ends after the executor "
           "shutdown timeout") {

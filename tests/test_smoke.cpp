@@ -11,6 +11,8 @@ Coro<int> doubled_after(Duration delay, int value) {
 }
 }  // namespace
 
+TEST_SUITE_BEGIN("sim-only");
+
 TEST_CASE("run() returns the main coroutine's value in virtual time") {
     test_support::SimFactory loops;
     CHECK(run(doubled_after(std::chrono::hours(2), 21), {.loop_factory = loops.factory()}) == 42);
@@ -18,3 +20,13 @@ TEST_CASE("run() returns the main coroutine's value in virtual time") {
     CHECK(loops.last().is_closed());
     CHECK(detail::live_coroutine_frames() == 0);
 }
+
+LOOP_TEST_CASE("run() returns the main coroutine's value and closes its loop") {
+    test_support::LoopRecorder<LoopKind> loops;
+    CHECK(run(doubled_after(1ms, 21), {.loop_factory = loops.factory()}) == 42);
+    CHECK(loops.loops.size() == 1);
+    CHECK(loops.last().is_closed());
+    CHECK(detail::live_coroutine_frames() == 0);
+}
+
+TEST_SUITE_END();

@@ -1,4 +1,5 @@
-// Task<T>: creation, names, current_task/all_tasks, awaiting, reports, escaping exceptions.
+// Task<T>: creation, names, current_task/all_tasks, awaiting, reports, escaping exceptions; on both
+// loops.
 #include <memory>
 #include <string>
 #include <vector>
@@ -7,7 +8,7 @@
 
 using namespace simrun;
 using test_support::joined;
-using test_support::Sim;
+using test_support::TestLoop;
 
 namespace {
 
@@ -15,6 +16,11 @@ using Events = std::vector<std::string>;
 
 Coro<int> value_after(Duration delay, int value) {
     co_await sleep(delay);
+    co_return value;
+}
+
+Coro<int> value_when_set(Event* event, int value) {
+    co_await event->wait();
     co_return value;
 }
 
@@ -105,8 +111,10 @@ Coro<void> push_after(Duration delay, Events* events, std::string text) {
 
 }  // namespace
 
-TEST_CASE("Task: create_task schedules the body; it runs only when the loop runs") {
-    Sim s;
+TEST_SUITE_BEGIN("sim-only");
+
+LOOP_TEST_CASE("Task: create_task schedules the body; it runs only when the loop runs") {
+    TestLoop<LoopKind> s;
     bool ran = false;
     Task<int> task = s.loop.create_task(mark_then_return(&ran, 5));
     CHECK_FALSE(ran);
@@ -120,27 +128,28 @@ TEST_CASE("Task: create_task schedules the body; it runs only when the loop runs
     CHECK(&task.get_loop() == &s.loop);
 }
 
-TEST_CASE("Task: result() and exception() of a pending task raise InvalidStateError") {
-    Sim s;
-    Task<int> task = s.loop.create_task(value_after(1s, 1));
+LOOP_TEST_CASE("Task: result() and exception() of a pending task raise InvalidStateError") {
+    TestLoop<LoopKind> s;
+    Task<int> task = s.loop.create_task(value_after(1ms, 1));
     CHECK_THROWS_WITH_AS(task.result(), "Result is not set.", InvalidStateError);
     CHECK_THROWS_WITH_AS(task.exception(), "Exception is not set.", InvalidStateError);
     CHECK(s.loop.run_until_complete(task) == 1);
 }
 
-TEST_CASE("Task: a pending task keeps itself alive after its handle is dropped") {
-    Sim s;
+LOOP_TEST_CASE("Task: a pending task keeps itself alive after its handle is dropped") {
+    TestLoop<LoopKind> s;
     Events events;
-    { (void)s.loop.create_task(push_after(1s, &events, "fire and forget ran")); }
-    s.loop.run_until_complete(sleep(2s));
+    { (void)s.loop.create_task(push_after(1ms, &events, "fire and forget ran")); }
+    s.loop.run_until_complete(sleep(2ms));
     CHECK(joined(events) == joined({"fire and forget ran"}));
 }
 
-TEST_CASE("Task: default names are Task-1, Task-2, ... counted per loop; explicit names are kept") {
-    Sim first;
-    Task<int> a = first.loop.create_task(value_after(1s, 1));
-    Task<int> b = first.loop.create_task(value_after(1s, 2), {.name = "worker"});
-    Task<int> c = first.loop.create_task(value_after(1s, 3));
+LOOP_TEST_CASE(
+    "Task: default names are Task-1, Task-2, ... counted per loop; explicit names are kept") {
+    TestLoop<LoopKind> first;
+    Task<int> a = first.loop.create_task(value_after(1ms, 1));
+    Task<int> b = first.loop.create_task(value_after(1ms, 2), {.name = "worker"});
+    Task<int> c = first.loop.create_task(value_after(1ms, 3));
     CHECK(a.name() == "Task-1");
     CHECK(b.name() == "worker");
     CHECK(c.name() == "Task-2");
@@ -148,16 +157,16 @@ TEST_CASE("Task: default names are Task-1, Task-2, ... counted per loop; explici
     CHECK(c.name() == "renamed");
     CHECK(c.describe().find("name='renamed'") != std::string::npos);
 
-    Sim second;
-    Task<int> d = second.loop.create_task(value_after(1s, 4));
+    TestLoop<LoopKind> second;
+    Task<int> d = second.loop.create_task(value_after(1ms, 4));
     CHECK(d.name() == "Task-1");
 
-    first.loop.run_until_complete(sleep(2s));
-    second.loop.run_until_complete(sleep(2s));
+    first.loop.run_until_complete(sleep(2ms));
+    second.loop.run_until_complete(sleep(2ms));
 }
 
-TEST_CASE("Task: current_task() is the running task, and empty outside tasks") {
-    Sim s;
+LOOP_TEST_CASE("Task: current_task() is the running task, and empty outside tasks") {
+    TestLoop<LoopKind> s;
     CHECK_FALSE(static_cast<bool>(current_task()));
     const void* seen = nullptr;
     Task<void> task = s.loop.create_task(record_current_task(&seen));
@@ -171,11 +180,14 @@ TEST_CASE("Task: current_task() is the running task, and empty outside tasks") {
     CHECK_FALSE(static_cast<bool>(current_task()));
 }
 
-TEST_CASE("Task: all_tasks() lists the not-done tasks of the loop in creation order") {
-    Sim s;
-    Task<int> slow = s.loop.create_task(value_after(5s, 1), {.name = "slow"});
-    Task<int> quick = s.loop.create_task(value_after(1s, 2), {.name = "quick"});
-    Task<int> medium = s.loop.create_task(value_after(3s, 3), {.name = "medium"});
+LOOP_TEST_CASE("Task: all_tasks() lists the not-done tasks of the loop in creation order") {
+    TestLoop<LoopKind> s;
+    // slow and medium wait for `finish` rather than for timers: a late real timer could
+    // otherwise finish them together with quick.
+    Event finish;
+    Task<int> slow = s.loop.create_task(value_when_set(&finish, 1), {.name = "slow"});
+    Task<int> quick = s.loop.create_task(value_after(1ms, 2), {.name = "quick"});
+    Task<int> medium = s.loop.create_task(value_when_set(&finish, 3), {.name = "medium"});
     std::vector<std::string> names;
     for (const TaskRef& task : s.loop.all_tasks())
         names.push_back(task.name());
@@ -193,15 +205,16 @@ TEST_CASE("Task: all_tasks() lists the not-done tasks of the loop in creation or
     CHECK(s.loop.run_until_complete(lister) ==
           std::vector<std::string>{"slow", "medium", "lister"});
 
+    finish.set();
     s.loop.run_until_complete(slow);
     CHECK(s.loop.all_tasks().empty());
     CHECK(medium.done());
 }
 
-TEST_CASE("Task: several awaiters share one result") {
-    Sim s;
+LOOP_TEST_CASE("Task: several awaiters share one result") {
+    TestLoop<LoopKind> s;
     Events events;
-    Task<int> shared = s.loop.create_task(value_after(2s, 42));
+    Task<int> shared = s.loop.create_task(value_after(2ms, 42));
     Task<int> first = s.loop.create_task(await_task(shared, &events, "first"));
     Task<int> second = s.loop.create_task(await_task(shared, &events, "second"));
     CHECK(s.loop.run_until_complete(second) == 42);
@@ -211,12 +224,13 @@ TEST_CASE("Task: several awaiters share one result") {
     // Awaiting a task that is already done returns at once.
     const Duration before = s.loop.time();
     CHECK(s.loop.run_until_complete(await_task(shared, &events, "late")) == 42);
-    CHECK(s.loop.time() == before);
+    if constexpr (LoopKind::is_sim)
+        CHECK(s.loop.time() == before);  // the real clock moves even when nothing waits
 }
 
-TEST_CASE("Task: a task's exception reaches every awaiter") {
-    Sim s;
-    Task<int> failing = s.loop.create_task(fail_after(1s, "task failed"));
+LOOP_TEST_CASE("Task: a task's exception reaches every awaiter") {
+    TestLoop<LoopKind> s;
+    Task<int> failing = s.loop.create_task(fail_after(1ms, "task failed"));
     Task<std::string> a = s.loop.create_task(await_failing_task(failing));
     Task<std::string> b = s.loop.create_task(await_failing_task(failing));
     CHECK(s.loop.run_until_complete(a) == "caught task failed");
@@ -225,10 +239,10 @@ TEST_CASE("Task: a task's exception reaches every awaiter") {
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE("Task: done callbacks run after the task finished") {
-    Sim s;
+LOOP_TEST_CASE("Task: done callbacks run after the task finished") {
+    TestLoop<LoopKind> s;
     Events events;
-    Task<int> task = s.loop.create_task(value_after(1s, 7));
+    Task<int> task = s.loop.create_task(value_after(1ms, 7));
     task.add_done_callback(
         [&events, task] { events.push_back("done: " + std::to_string(task.result())); });
     s.loop.run_until_complete(task);
@@ -236,11 +250,12 @@ TEST_CASE("Task: done callbacks run after the task finished") {
     CHECK(joined(events) == joined({"done: 7"}));
 }
 
-TEST_CASE("Task: a failed task dropped unretrieved reports 'Task exception was never retrieved'") {
-    Sim s;
+LOOP_TEST_CASE(
+    "Task: a failed task dropped unretrieved reports 'Task exception was never retrieved'") {
+    TestLoop<LoopKind> s;
     {
-        Task<int> task = s.loop.create_task(fail_after(1s, "lost error"));
-        s.loop.run_until_complete(sleep(2s));
+        Task<int> task = s.loop.create_task(fail_after(1ms, "lost error"));
+        s.loop.run_until_complete(sleep(2ms));
         CHECK(task.done());
         CHECK(s.errors.contexts.empty());
     }
@@ -252,33 +267,33 @@ TEST_CASE("Task: a failed task dropped unretrieved reports 'Task exception was n
     CHECK(context.details.at("future").find("<Task finished name='Task-1'") == 0);
 }
 
-TEST_CASE("Task: no never-retrieved report once the exception was looked at") {
-    Sim s;
+LOOP_TEST_CASE("Task: no never-retrieved report once the exception was looked at") {
+    TestLoop<LoopKind> s;
     {
-        Task<int> awaited = s.loop.create_task(fail_after(1s, "awaited"));
-        Task<int> inspected = s.loop.create_task(fail_after(1s, "inspected"));
+        Task<int> awaited = s.loop.create_task(fail_after(1ms, "awaited"));
+        Task<int> inspected = s.loop.create_task(fail_after(1ms, "inspected"));
         CHECK_THROWS_AS(s.loop.run_until_complete(awaited), ValueError);
-        s.loop.run_until_complete(sleep(1s));
+        s.loop.run_until_complete(sleep(1ms));
         CHECK(inspected.exception() != nullptr);
         Task<int> cancelled_after_failing =
-            s.loop.create_task(fail_after(1s, "cancel() looks at it"));
-        s.loop.run_until_complete(sleep(2s));
+            s.loop.create_task(fail_after(1ms, "cancel() looks at it"));
+        s.loop.run_until_complete(sleep(2ms));
         CHECK_FALSE(cancelled_after_failing.cancel());
     }
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "Task: in debug mode the never-retrieved and destroyed-pending reports say where the task was "
     "made") {
-    Sim s;
+    TestLoop<LoopKind> s;
     s.loop.set_debug(true);
     {
-        Task<int> failed = s.loop.create_task(fail_after(1s, "lost in debug mode"));
-        s.loop.run_until_complete(sleep(2s));
+        Task<int> failed = s.loop.create_task(fail_after(1ms, "lost in debug mode"));
+        s.loop.run_until_complete(sleep(2ms));
     }
     Task<void> stuck = s.loop.create_task(wait_forever());
-    s.loop.run_until_complete(sleep(1s));
+    s.loop.run_until_complete(sleep(1ms));
     s.loop.close();
     REQUIRE(s.errors.contexts.size() == 2);
     CHECK(s.errors.contexts[0].message == "Task exception was never retrieved");
@@ -296,10 +311,11 @@ TEST_CASE(
     }
 }
 
-TEST_CASE("Task: a pending task at loop close reports 'Task was destroyed but it is pending!'") {
-    Sim s;
+LOOP_TEST_CASE(
+    "Task: a pending task at loop close reports 'Task was destroyed but it is pending!'") {
+    TestLoop<LoopKind> s;
     Task<void> stuck = s.loop.create_task(wait_forever(), {.name = "stuck"});
-    s.loop.run_until_complete(sleep(1s));
+    s.loop.run_until_complete(sleep(1ms));
     CHECK(s.errors.contexts.empty());
     s.loop.close();
     REQUIRE(s.errors.contexts.size() == 1);
@@ -312,28 +328,29 @@ TEST_CASE("Task: a pending task at loop close reports 'Task was destroyed but it
     CHECK(s.loop.all_tasks().empty());
 }
 
-TEST_CASE("Task: KeyboardInterrupt raised in a task escapes run_until_complete") {
-    Sim s;
-    CHECK_THROWS_AS(s.loop.run_until_complete(raise_keyboard_interrupt(1s)), KeyboardInterrupt);
+LOOP_TEST_CASE("Task: KeyboardInterrupt raised in a task escapes run_until_complete") {
+    TestLoop<LoopKind> s;
+    CHECK_THROWS_AS(s.loop.run_until_complete(raise_keyboard_interrupt(1ms)), KeyboardInterrupt);
     CHECK_FALSE(s.loop.is_running());
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "Task: KeyboardInterrupt from another task escapes the loop while the main task is pending") {
-    Sim s;
+    TestLoop<LoopKind> s;
     Events events;
-    Task<void> interrupter = s.loop.create_task(raise_keyboard_interrupt(1s));
+    Task<void> interrupter = s.loop.create_task(raise_keyboard_interrupt(1ms));
     CHECK_THROWS_AS(s.loop.run_until_complete(push_after(5s, &events, "main finished")),
                     KeyboardInterrupt);
-    CHECK(s.loop.time() == 1s);
+    if constexpr (LoopKind::is_sim)
+        CHECK(s.loop.time() == 1ms);
     CHECK(events.empty());
     CHECK(interrupter.done());
     CHECK_THROWS_AS(std::rethrow_exception(interrupter.exception()), KeyboardInterrupt);
 }
 
-TEST_CASE("Task: SystemExit raised in a task escapes run_until_complete with its code") {
-    Sim s;
+LOOP_TEST_CASE("Task: SystemExit raised in a task escapes run_until_complete with its code") {
+    TestLoop<LoopKind> s;
     int code = -1;
     try {
         s.loop.run_until_complete(raise_system_exit());
@@ -343,11 +360,11 @@ TEST_CASE("Task: SystemExit raised in a task escapes run_until_complete with its
     CHECK(code == 3);
 }
 
-TEST_CASE("Task: awaiting a task or future of another loop raises RuntimeError") {
-    Sim here;
-    Sim there;
-    Task<int> foreign_task = there.loop.create_task(value_after(1s, 1));
-    Future<int> foreign_future = there.loop.create_future<int>();
+LOOP_TEST_CASE("Task: awaiting a task or future of another loop raises RuntimeError") {
+    TestLoop<LoopKind> here;
+    TestLoop<LoopKind> there;
+    Task<int> foreign_task = there.loop.create_task(value_after(1ms, 1));
+    Future<int> foreign_future = there.loop.template create_future<int>();
     std::string task_error = here.loop.run_until_complete(await_foreign_task(foreign_task));
     std::string future_error = here.loop.run_until_complete(await_foreign_future(foreign_future));
     CHECK(task_error.find("attached to a different loop") != std::string::npos);
@@ -355,10 +372,12 @@ TEST_CASE("Task: awaiting a task or future of another loop raises RuntimeError")
     CHECK(there.loop.run_until_complete(foreign_task) == 1);
 }
 
-TEST_CASE("Task: a task awaiting itself raises RuntimeError") {
-    Sim s;
+LOOP_TEST_CASE("Task: a task awaiting itself raises RuntimeError") {
+    TestLoop<LoopKind> s;
     auto self = std::make_shared<Task<std::string>>();
     *self = s.loop.create_task(await_self(self));
     std::string error = s.loop.run_until_complete(*self);
     CHECK(error.find("Task cannot await on itself") == 0);
 }
+
+TEST_SUITE_END();

@@ -49,9 +49,30 @@ class Runner {
     /// - the first SIGINT cancels the main task; if it then ends cancelled, KeyboardInterrupt is
     ///   thrown (CancelledError if it was also cancelled by someone else); a second SIGINT
     ///   throws KeyboardInterrupt at once.
-    /// `context` defaults to the runner's own context, shared by every run() call.
+    /// The main task runs in the runner's own context, shared by every run() call.
     template <class T>
-    T run(Coro<T> coro, std::optional<Context> context = std::nullopt) {
+    T run(Coro<T> coro) {
+        return run_in_context(std::move(coro), nullptr);
+    }
+    /// As run(coro), with the main task in `context`.
+    template <class T>
+    T run(Coro<T> coro, Context context) {
+        return run_in_context(std::move(coro), &context);
+    }
+
+    /// Shuts down and closes the loop (see the file comment). Does nothing if the runner was
+    /// never used or is closed already. Errors of the shutdown steps propagate; the loop is
+    /// closed in any case.
+    void close();
+
+    /// The runner's loop (made on first use). RuntimeError "Runner is closed" after close().
+    EventLoop& get_loop();
+    /// The loop as a shared pointer (empty before first use and after close()).
+    std::shared_ptr<EventLoop> loop_pointer() const { return loop_; }
+
+  private:
+    template <class T>
+    T run_in_context(Coro<T> coro, const Context* context) {
         if (!coro)
             throw ValueError("a coroutine was expected, got an empty Coro");
         if (running_loop_or_null() != nullptr) {
@@ -70,17 +91,6 @@ class Runner {
         }
     }
 
-    /// Shuts down and closes the loop (see the file comment). Does nothing if the runner was
-    /// never used or is closed already. Errors of the shutdown steps propagate; the loop is
-    /// closed in any case.
-    void close();
-
-    /// The runner's loop (made on first use). RuntimeError "Runner is closed" after close().
-    EventLoop& get_loop();
-    /// The loop as a shared pointer (empty before first use and after close()).
-    std::shared_ptr<EventLoop> loop_pointer() const { return loop_; }
-
-  private:
     enum class State { created, initialized, closed };
 
     /// Installs the SIGINT handler for one run() and restores the old one after.
