@@ -88,17 +88,19 @@ run_config() {
 }
 
 # suite_counts BINARY: how many unit tests run on both loops, on the simulator only, on the real
-# loop only (doctest suites "shared", "sim-only", "real-only"; a shared test is two cases).
+# loop only, on no loop (doctest suites "shared", "sim-only", "real-only", "loop-free"; a shared
+# test is two cases, one per loop).
 suite_counts() {
-    local binary=$1 shared sim_only real_only all
+    local binary=$1 shared sim_only real_only loop_free all
     count_cases() { "$binary" --count --no-intro "$@" | sed -n 's/.*current filters: //p'; }
     shared=$(count_cases -ts=shared)
     sim_only=$(count_cases -ts=sim-only)
     real_only=$(count_cases -ts=real-only)
+    loop_free=$(count_cases -ts=loop-free)
     all=$(count_cases)
     echo "unit tests: $((shared / 2)) shared (run on both loops: $shared cases)," \
-        "$sim_only sim-only, $real_only real-only; $all cases in all" \
-        "($((all - shared - sim_only - real_only)) unmarked)"
+        "$sim_only sim-only, $real_only real-only, $loop_free loop-free;" \
+        "$all cases in all ($((all - shared - sim_only - real_only - loop_free)) unmarked)"
 }
 
 check_format() {

@@ -73,6 +73,9 @@ Coro<void> done_callback_context(Events* events) {
 
 // The first tests need no loop: in no suite.
 
+// These need no loop at all.
+TEST_SUITE_BEGIN("loop-free");
+
 TEST_CASE("ContextVar: default, set, get and LookupError without a value") {
     Context context;
     context.run([] {
@@ -159,6 +162,8 @@ TEST_CASE("Context: entering a context that is already entered raises RuntimeErr
     // After leaving it, the context can be entered again.
     context.run([] { CHECK(counter.get() == 1); });
 }
+
+TEST_SUITE_END();
 
 TEST_SUITE_BEGIN("sim-only");
 

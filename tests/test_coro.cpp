@@ -140,11 +140,16 @@ Coro<void> wait_forever() {
 }  // namespace
 
 // Needs no loop: in no suite.
+// These need no loop at all.
+TEST_SUITE_BEGIN("loop-free");
+
 TEST_CASE("Coro: a default-built Coro owns no frame") {
     Coro<int> empty;
     CHECK_FALSE(static_cast<bool>(empty));
     CHECK_FALSE(empty.done());
 }
+
+TEST_SUITE_END();
 
 TEST_SUITE_BEGIN("sim-only");
 

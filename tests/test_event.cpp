@@ -83,6 +83,9 @@ Coro<void> retry_after_cancel(Event* event, Timeline* timeline) {
 }  // namespace
 
 // Needs no loop: in no suite.
+// These need no loop at all.
+TEST_SUITE_BEGIN("loop-free");
+
 TEST_CASE("Event: starts unset; set() and clear() change is_set()") {
     Event event;
     CHECK_FALSE(event.is_set());
@@ -93,6 +96,8 @@ TEST_CASE("Event: starts unset; set() and clear() change is_set()") {
     event.clear();
     CHECK_FALSE(event.is_set());
 }
+
+TEST_SUITE_END();
 
 TEST_SUITE_BEGIN("sim-only");
 
