@@ -9,6 +9,9 @@
 
 #include "support.hpp"
 
+// Virtual time, fake signals and fake executors: these tests need the simulator.
+TEST_SUITE_BEGIN("sim-only");
+
 using namespace simrun;
 using test_support::contains;
 using test_support::thrown;
@@ -415,3 +418,5 @@ TEST_CASE("Runner: a SIGINT while close() waits for a hung executor job interrup
     CHECK(log.find("did not finishing").empty());
     CHECK(loops.last().is_closed());
 }
+
+TEST_SUITE_END();

@@ -8,6 +8,9 @@
 
 #include "support.hpp"
 
+// Virtual time, fake signals and fake executors: these tests need the simulator.
+TEST_SUITE_BEGIN("sim-only");
+
 using namespace simrun;
 using test_support::contains;
 using test_support::thrown;
@@ -376,3 +379,5 @@ TEST_CASE("FakeSignals: schedule_at delivers exactly at its time even with max_t
         loop.close();
     }
 }
+
+TEST_SUITE_END();

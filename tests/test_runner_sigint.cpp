@@ -11,6 +11,9 @@
 
 #include "support.hpp"
 
+// Virtual time, fake signals and fake executors: these tests need the simulator.
+TEST_SUITE_BEGIN("sim-only");
+
 using namespace simrun;
 using test_support::contains;
 using test_support::thrown;
@@ -675,3 +678,5 @@ TEST_CASE("Runner SIGINT: the escalation count starts again in every run()") {
     CHECK(second.cancelled_at == 11s);
     runner.close();
 }
+
+TEST_SUITE_END();

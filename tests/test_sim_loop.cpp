@@ -11,6 +11,9 @@
 
 #include "support.hpp"
 
+// Virtual time, fake signals and fake executors: these tests need the simulator.
+TEST_SUITE_BEGIN("sim-only");
+
 using namespace simrun;
 using test_support::contains;
 using test_support::thrown;
@@ -684,3 +687,5 @@ TEST_CASE(
     CHECK(contains(first.second, "main cancelled"));
     CHECK(contains(first.second, "SIGINT arrived"));
 }
+
+TEST_SUITE_END();
