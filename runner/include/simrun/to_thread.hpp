@@ -23,11 +23,17 @@ namespace simrun {
 /// Like asyncio.to_thread, cancelling the awaiting task does not stop `fn`: the thread runs it
 /// to the end and its result is dropped. Throws RuntimeError when no loop is running or after
 /// the loop's shutdown_default_executor().
+///
+/// g++ 12 pitfall: a lambda with non-trivial captures written inside a co_await expression,
+/// `co_await to_thread([p] {...})`, has its captures destroyed twice (a g++ 12 bug, not ours;
+/// clang 14 is fine). Name the lambda first: `auto job = [p] {...}; co_await to_thread(job);`.
 template <class F>
 auto to_thread(F fn, std::string job_name = {}) -> Coro<std::invoke_result_t<F&>> {
     using R = std::invoke_result_t<F&>;
     Future<R> result = get_running_loop().run_in_executor(
-        [context = copy_context(), fn = std::move(fn)]() mutable -> R { return context.run(fn); },
+        [context = copy_context(), work = std::move(fn)]() mutable -> R {
+            return context.run(work);
+        },
         std::move(job_name));
     if constexpr (std::is_void_v<R>) {
         co_await result;
