@@ -137,7 +137,8 @@ int main(int argc, char** argv) {
     const std::string mode = argc > 1 ? argv[1] : "self-test";
     try {
         if (mode == "serve")
-            return run(serve_forever(static_cast<std::uint16_t>(argc > 2 ? std::atoi(argv[2]) : 8007)));
+            return run(
+                serve_forever(static_cast<std::uint16_t>(argc > 2 ? std::atoi(argv[2]) : 8007)));
         if (mode == "self-test")
             return run(self_test(argc > 2 ? std::atoi(argv[2]) : 50));
         std::fprintf(stderr, "usage: %s serve [port] | self-test [clients]\n", argv[0]);

@@ -211,6 +211,6 @@ TYPE_TO_STRING_AS("sim", test_support::SimKind);
 TYPE_TO_STRING_AS("epoll", test_support::EpollKind);
 
 /// A test case whose body runs on both loops; `LoopKind` names the kind (SimKind, EpollKind).
-#define LOOP_TEST_CASE(name)                                                               \
+#define LOOP_TEST_CASE(name)                                                                 \
     TEST_CASE_TEMPLATE(name* doctest::test_suite("shared"), LoopKind, test_support::SimKind, \
                        test_support::EpollKind)

@@ -3,12 +3,15 @@
 #include <string>
 #include <vector>
 
+#include "loop_timing.hpp"
 #include "support.hpp"
 
 using namespace simrun;
 using test_support::at_now;
+using test_support::elapsed_is;
 using test_support::joined;
 using test_support::Sim;
+using test_support::timed;
 
 namespace {
 
@@ -80,10 +83,18 @@ AsyncGen<int> raii_only(Events* events) {
         co_yield i;
 }
 
-AsyncGen<int> slow_values(Events* events) {
+AsyncGen<int> slow_values(Events* events, Duration step) {
     for (int i = 0;; ++i) {
-        co_await sleep(5s);
+        co_await sleep(step);
         events->push_back("produced " + std::to_string(i));
+        co_yield i;
+    }
+}
+
+/// Yields 0, 1, ... each once `gate` is set (an Event: no timer, so the same on both loops).
+AsyncGen<int> gated_values(Event* gate) {
+    for (int i = 0;; ++i) {
+        co_await gate->wait();
         co_yield i;
     }
 }
@@ -158,48 +169,53 @@ Coro<void> drop_unfinished_generator(Events* events, Duration cleanup) {
 
 }  // namespace
 
-TEST_CASE("AsyncGen: yields its values in order, then nullopt, and stays ended") {
-    Sim s;
-    AsyncGen<int> gen = count_to(3, 1s);
+TEST_SUITE_BEGIN("sim-only");
+
+LOOP_TEST_CASE("AsyncGen: yields its values in order, then nullopt, and stays ended") {
+    test_support::TestLoop<LoopKind> s;
+    const Duration start = s.loop.time();
+    AsyncGen<int> gen = count_to(3, 1ms);
     CHECK_FALSE(gen.finished());
     CHECK(s.loop.run_until_complete(drain(&gen)) == std::vector<int>{1, 2, 3});
-    CHECK(s.loop.time() == 3s);
+    CHECK(elapsed_is<LoopKind>(s.loop, start, 3ms));
     CHECK(gen.finished());
     CHECK(s.loop.run_until_complete(drain(&gen)).empty());
 }
 
-TEST_CASE("AsyncGen: the body does not run before the first next()") {
-    Sim s;
+LOOP_TEST_CASE("AsyncGen: the body does not run before the first next()") {
+    test_support::TestLoop<LoopKind> s;
+    const Duration start = s.loop.time();
     Events events;
-    AsyncGen<int> gen = slow_values(&events);
-    s.loop.run_until_complete(sleep(10s));
+    AsyncGen<int> gen = slow_values(&events, 5ms);
+    s.loop.run_until_complete(sleep(10ms));
     CHECK(events.empty());
     CHECK(s.loop.run_until_complete(next_outcome(&gen)) == "value 0");
     CHECK(joined(events) == joined({"produced 0"}));
-    CHECK(s.loop.time() == 15s);
+    CHECK(elapsed_is<LoopKind>(s.loop, start, 15ms));
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "AsyncGen: an exception from the body comes out of next(); the generator is then finished") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
     CHECK(s.loop.run_until_complete(drain_with_error()) ==
           std::vector<std::string>{"1", "2", "error: generator failed", "finished",
                                    "nullopt after error"});
 }
 
-TEST_CASE("AsyncGen: aclose() throws GeneratorExit at the co_yield; the clean-up may await") {
-    Sim s;
+LOOP_TEST_CASE("AsyncGen: aclose() throws GeneratorExit at the co_yield; the clean-up may await") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
-    AsyncGen<int> gen = with_cleanup(&events, "gen", 2s);
+    AsyncGen<int> gen = with_cleanup(&events, "gen", 2ms);
     s.loop.run_until_complete(take_one_then_close(&gen, &events));
-    CHECK(joined(events) == joined({"got 0", "gen cleaned up at 2000ms",
-                                    "aclose returned at 2000ms", "nullopt after aclose"}));
+    CHECK(timed<LoopKind>(joined(events)) ==
+          timed<LoopKind>(joined({"got 0", "gen cleaned up at 2ms", "aclose returned at 2ms",
+                                  "nullopt after aclose"})));
     CHECK(gen.finished());
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "AsyncGen: aclose() of a generator that does not catch GeneratorExit destroys its locals") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
     Events events;
     AsyncGen<int> gen = raii_only(&events);
     s.loop.run_until_complete(advance(&gen, 2));
@@ -209,8 +225,8 @@ TEST_CASE(
     CHECK(gen.finished());
 }
 
-TEST_CASE("AsyncGen: aclose() of a never-started generator does not run its body") {
-    Sim s;
+LOOP_TEST_CASE("AsyncGen: aclose() of a never-started generator does not run its body") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
     AsyncGen<int> gen = with_cleanup(&events, "unstarted", 0s);
     CHECK(s.loop.run_until_complete(aclose_outcome(&gen)) == "closed");
@@ -219,8 +235,8 @@ TEST_CASE("AsyncGen: aclose() of a never-started generator does not run its body
     CHECK(s.loop.run_until_complete(next_outcome(&gen)) == "nullopt");
 }
 
-TEST_CASE("AsyncGen: aclose() of an exhausted or already closed generator does nothing") {
-    Sim s;
+LOOP_TEST_CASE("AsyncGen: aclose() of an exhausted or already closed generator does nothing") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
     AsyncGen<int> exhausted = count_to(2, 0s);
     s.loop.run_until_complete(drain(&exhausted));
@@ -229,11 +245,11 @@ TEST_CASE("AsyncGen: aclose() of an exhausted or already closed generator does n
     s.loop.run_until_complete(advance(&closed, 1));
     CHECK(s.loop.run_until_complete(aclose_outcome(&closed)) == "closed");
     CHECK(s.loop.run_until_complete(aclose_outcome(&closed)) == "closed");
-    CHECK(joined(events) == joined({"closed cleaned up at 0ms"}));
+    CHECK(timed<LoopKind>(joined(events)) == timed<LoopKind>(joined({"closed cleaned up at 0ms"})));
 }
 
-TEST_CASE("AsyncGen: an exception from the clean-up comes out of aclose()") {
-    Sim s;
+LOOP_TEST_CASE("AsyncGen: an exception from the clean-up comes out of aclose()") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
     AsyncGen<int> gen = cleanup_fails(&events);
     s.loop.run_until_complete(advance(&gen, 1));
@@ -242,31 +258,33 @@ TEST_CASE("AsyncGen: an exception from the clean-up comes out of aclose()") {
     CHECK(gen.finished());
 }
 
-TEST_CASE("AsyncGen: a generator that yields after GeneratorExit makes aclose() fail") {
-    Sim s;
+LOOP_TEST_CASE("AsyncGen: a generator that yields after GeneratorExit makes aclose() fail") {
+    test_support::TestLoop<LoopKind> s;
     AsyncGen<int> gen = ignores_generator_exit();
     s.loop.run_until_complete(advance(&gen, 1));
     CHECK(s.loop.run_until_complete(aclose_outcome(&gen)) ==
           "RuntimeError: async generator ignored GeneratorExit");
 }
 
-TEST_CASE("AsyncGen: aclose() or next() of a generator that is running raises RuntimeError") {
-    Sim s;
-    Events events;
-    AsyncGen<int> gen = slow_values(&events);
+LOOP_TEST_CASE("AsyncGen: aclose() or next() of a generator that is running raises RuntimeError") {
+    test_support::TestLoop<LoopKind> s;
+    Event gate;
+    AsyncGen<int> gen = gated_values(&gate);
     Task<std::string> consumer = s.loop.create_task(next_outcome(&gen));
-    s.loop.run_until_complete(sleep(1s));  // the consumer is inside next(), the body in its sleep
+    // The consumer is inside next(), the body waits for the gate.
+    s.loop.run_until_complete(sleep(1ms));
     CHECK(s.loop.run_until_complete(aclose_outcome(&gen)) ==
           "RuntimeError: aclose(): asynchronous generator is already running");
     CHECK(s.loop.run_until_complete(next_outcome(&gen)) ==
           "RuntimeError: anext(): asynchronous generator is already running");
+    gate.set();
     CHECK(s.loop.run_until_complete(consumer) == "value 0");
     CHECK(s.loop.run_until_complete(aclose_outcome(&gen)) == "closed");
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "AsyncGen: the first iteration registers the generator; shutdown_asyncgens() closes it once") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
     Events events;
     AsyncGen<int> started = with_cleanup(&events, "started", 0s);
     AsyncGen<int> never_started = with_cleanup(&events, "never started", 0s);
@@ -276,14 +294,17 @@ TEST_CASE(
     CHECK_FALSE(s.loop.asyncgens_shutdown_called());
     s.loop.run_until_complete(shutdown_asyncgens());
     CHECK(s.loop.asyncgens_shutdown_called());
-    CHECK(joined(events) == joined({"started cleaned up at 0ms"}));
+    CHECK(timed<LoopKind>(joined(events)) ==
+          timed<LoopKind>(joined({"started cleaned up at 0ms"})));
     CHECK(started.finished());
     CHECK_FALSE(never_started.finished());
     s.loop.run_until_complete(shutdown_asyncgens());
-    CHECK(joined(events) == joined({"started cleaned up at 0ms"}));
+    CHECK(timed<LoopKind>(joined(events)) ==
+          timed<LoopKind>(joined({"started cleaned up at 0ms"})));
     CHECK(s.errors.contexts.empty());
 }
 
+// Sim-only: both clean-ups end at the same virtual time; the order is the tie order.
 TEST_CASE("AsyncGen: shutdown_asyncgens() closes the open generators concurrently") {
     Sim s({.shuffle_timer_ties = false});  // both clean-ups end at 2s: in creation order
     Events events;
@@ -296,8 +317,9 @@ TEST_CASE("AsyncGen: shutdown_asyncgens() closes the open generators concurrentl
     CHECK(s.loop.time() == 2s);
 }
 
-TEST_CASE("AsyncGen: shutdown_asyncgens() reports a failing clean-up to the exception handler") {
-    Sim s;
+LOOP_TEST_CASE(
+    "AsyncGen: shutdown_asyncgens() reports a failing clean-up to the exception handler") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
     AsyncGen<int> failing = cleanup_fails(&events);
     AsyncGen<int> fine = with_cleanup(&events, "fine", 0s);
@@ -314,10 +336,10 @@ TEST_CASE("AsyncGen: shutdown_asyncgens() reports a failing clean-up to the exce
     CHECK_THROWS_WITH_AS(std::rethrow_exception(context.exception), "cleanup failed", ValueError);
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "AsyncGen: a generator first iterated after shutdown_asyncgens() is reported, and still "
     "works") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
     s.loop.run_until_complete(shutdown_asyncgens());
     CHECK(s.log.lines.empty());
     AsyncGen<int> late = count_to(2, 0s);
@@ -326,51 +348,58 @@ TEST_CASE(
                       " was scheduled after shutdown_asyncgens() call") == 1);
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "AsyncGen: dropping an unfinished generator schedules its aclose(); the clean-up runs once") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
     Events events;
-    s.loop.run_until_complete(drop_unfinished_generator(&events, 1s));
-    s.loop.run_until_complete(sleep(5s));
-    CHECK(joined(events) == joined({"dropped at 0ms", "dropped cleaned up at 1000ms"}));
+    s.loop.run_until_complete(drop_unfinished_generator(&events, 1ms));
+    s.loop.run_until_complete(sleep(10ms));
+    CHECK(timed<LoopKind>(joined(events)) ==
+          timed<LoopKind>(joined({"dropped at 0ms", "dropped cleaned up at 1ms"})));
     s.loop.run_until_complete(shutdown_asyncgens());
     s.loop.close();
-    CHECK(joined(events) == joined({"dropped at 0ms", "dropped cleaned up at 1000ms"}));
+    CHECK(timed<LoopKind>(joined(events)) ==
+          timed<LoopKind>(joined({"dropped at 0ms", "dropped cleaned up at 1ms"})));
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "AsyncGen: shutdown_asyncgens() right after a drop neither repeats nor cuts off the clean-up") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
     Events events;
-    s.loop.run_until_complete(drop_unfinished_generator(&events, 1s));
+    s.loop.run_until_complete(drop_unfinished_generator(&events, 1ms));
     s.loop.run_until_complete(shutdown_asyncgens());
-    CHECK(joined(events) == joined({"dropped at 0ms", "dropped cleaned up at 1000ms"}));
-    s.loop.run_until_complete(sleep(5s));
-    CHECK(joined(events) == joined({"dropped at 0ms", "dropped cleaned up at 1000ms"}));
+    CHECK(timed<LoopKind>(joined(events)) ==
+          timed<LoopKind>(joined({"dropped at 0ms", "dropped cleaned up at 1ms"})));
+    s.loop.run_until_complete(sleep(5ms));
+    CHECK(timed<LoopKind>(joined(events)) ==
+          timed<LoopKind>(joined({"dropped at 0ms", "dropped cleaned up at 1ms"})));
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "AsyncGen: shutdown_asyncgens() while a finalizer's clean-up is in progress waits for it") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
+    const Duration start = s.loop.time();
     Events events;
-    s.loop.run_until_complete(drop_unfinished_generator(&events, 2s));
+    s.loop.run_until_complete(drop_unfinished_generator(&events, 10ms));
     s.loop.run_until_complete(
-        sleep(1s));  // the finalizer's aclose is half-way through the clean-up
+        sleep(2ms));  // the finalizer's aclose is part-way through the clean-up
     s.loop.run_until_complete(shutdown_asyncgens());
-    CHECK(joined(events) == joined({"dropped at 0ms", "dropped cleaned up at 2000ms"}));
-    CHECK(s.loop.time() == 2s);
+    CHECK(timed<LoopKind>(joined(events)) ==
+          timed<LoopKind>(joined({"dropped at 0ms", "dropped cleaned up at 10ms"})));
+    CHECK(elapsed_is<LoopKind>(s.loop, start, 10ms));
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE("AsyncGen: live coroutine frames return to the baseline after generators end or close") {
+LOOP_TEST_CASE(
+    "AsyncGen: live coroutine frames return to the baseline after generators end or close") {
     const std::int64_t baseline = detail::live_coroutine_frames();
     {
-        Sim s;
+        test_support::TestLoop<LoopKind> s;
         Events events;
-        AsyncGen<int> exhausted = count_to(3, 1s);
-        AsyncGen<int> closed = with_cleanup(&events, "closed", 1s);
+        AsyncGen<int> exhausted = count_to(3, 1ms);
+        AsyncGen<int> closed = with_cleanup(&events, "closed", 1ms);
         AsyncGen<int> open = with_cleanup(&events, "open", 0s);
         s.loop.run_until_complete(drain(&exhausted));
         s.loop.run_until_complete(advance(&closed, 1));
@@ -378,8 +407,10 @@ TEST_CASE("AsyncGen: live coroutine frames return to the baseline after generato
         s.loop.run_until_complete(advance(&open, 1));
         s.loop.run_until_complete(shutdown_asyncgens());
         s.loop.run_until_complete(drop_unfinished_generator(&events, 0s));
-        s.loop.run_until_complete(sleep(1s));
+        s.loop.run_until_complete(sleep(1ms));
         CHECK(events.size() == 4);
     }
     CHECK(detail::live_coroutine_frames() == baseline);
 }
+
+TEST_SUITE_END();

@@ -4,10 +4,11 @@
 #include <type_traits>
 #include <vector>
 
+#include "loop_timing.hpp"
 #include "support.hpp"
 
 using namespace simrun;
-using test_support::Sim;
+using test_support::elapsed_is;
 
 namespace {
 
@@ -28,7 +29,7 @@ Coro<int> sleep_catch_and_continue(Duration delay, Probe* probe) {
         ++probe->cancellations_seen;
         probe->message = e.what();
     }
-    co_await sleep(1s);
+    co_await sleep(1ms);
     probe->finished = true;
     co_return 10 + probe->cancellations_seen;
 }
@@ -121,11 +122,13 @@ static_assert(!std::is_base_of_v<std::exception, GeneratorExit>);
 static_assert(std::is_base_of_v<BaseException, CancelledError>);
 static_assert(std::is_base_of_v<std::exception, TimeoutError>);
 
-TEST_CASE("cancel: every request counts in cancelling(); the task sees one CancelledError") {
-    Sim s;
+TEST_SUITE_BEGIN("sim-only");
+
+LOOP_TEST_CASE("cancel: every request counts in cancelling(); the task sees one CancelledError") {
+    test_support::TestLoop<LoopKind> s;
     Probe probe;
     Task<int> task = s.loop.create_task(sleep_catch_and_continue(10s, &probe));
-    s.loop.run_until_complete(sleep(1s));
+    s.loop.run_until_complete(sleep(1ms));
     CHECK(task.cancelling() == 0);
     CHECK(task.cancel());
     CHECK(task.cancelling() == 1);
@@ -139,10 +142,10 @@ TEST_CASE("cancel: every request counts in cancelling(); the task sees one Cance
     CHECK_FALSE(task.cancelled());
 }
 
-TEST_CASE("cancel: a done task cannot be cancelled") {
-    Sim s;
+LOOP_TEST_CASE("cancel: a done task cannot be cancelled") {
+    test_support::TestLoop<LoopKind> s;
     Probe probe;
-    Task<int> task = s.loop.create_task(sleep_then_return(1s, &probe));
+    Task<int> task = s.loop.create_task(sleep_then_return(1ms, &probe));
     CHECK(s.loop.run_until_complete(task) == 1);
     CHECK_FALSE(task.cancel());
     CHECK(task.cancelling() == 0);
@@ -150,22 +153,23 @@ TEST_CASE("cancel: a done task cannot be cancelled") {
     CHECK(task.result() == 1);
 }
 
-TEST_CASE("cancel: the message reaches the CancelledError in the task and from result()") {
-    Sim s;
+LOOP_TEST_CASE("cancel: the message reaches the CancelledError in the task and from result()") {
+    test_support::TestLoop<LoopKind> s;
+    const Duration start = s.loop.time();
     Probe probe;
     Task<int> task = s.loop.create_task(sleep_then_return(10s, &probe));
-    s.loop.call_later(1s, [task]() mutable { task.cancel("shutting down"); });
+    s.loop.call_later(1ms, [task]() mutable { task.cancel("shutting down"); });
     CHECK_THROWS_WITH_AS(s.loop.run_until_complete(task), "shutting down", CancelledError);
     CHECK(probe.message == "shutting down");
     CHECK(task.cancelled());
     CHECK_THROWS_WITH_AS(task.result(), "shutting down", CancelledError);
     CHECK_THROWS_WITH_AS(task.exception(), "shutting down", CancelledError);
-    CHECK(s.loop.time() == 1s);
+    CHECK(elapsed_is<LoopKind>(s.loop, start, 1ms));
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "cancel: a task cancelled at a yield (no future to cancel) gets the message at its next step") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
     Probe probe;
     Task<int> task = s.loop.create_task(yield_then_return(&probe));
     s.loop.call_soon([task]() mutable { task.cancel("at a yield"); });
@@ -176,10 +180,10 @@ TEST_CASE(
     CHECK(task.cancelled());
 }
 
-TEST_CASE("cancel: a task cancelled before its first step never runs its body") {
-    Sim s;
+LOOP_TEST_CASE("cancel: a task cancelled before its first step never runs its body") {
+    test_support::TestLoop<LoopKind> s;
     Probe probe;
-    Task<int> task = s.loop.create_task(sleep_then_return(1s, &probe));
+    Task<int> task = s.loop.create_task(sleep_then_return(1ms, &probe));
     CHECK(task.cancel("too early"));
     CHECK_FALSE(task.done());
     CHECK_THROWS_WITH_AS(s.loop.run_until_complete(task), "too early", CancelledError);
@@ -188,25 +192,26 @@ TEST_CASE("cancel: a task cancelled before its first step never runs its body") 
     CHECK_FALSE(s.log.contains("never awaited"));
 }
 
-TEST_CASE("cancel: a task may catch CancelledError and go on to return a value") {
-    Sim s;
+LOOP_TEST_CASE("cancel: a task may catch CancelledError and go on to return a value") {
+    test_support::TestLoop<LoopKind> s;
+    const Duration start = s.loop.time();
     Probe probe;
     Task<int> task = s.loop.create_task(sleep_catch_and_continue(10s, &probe));
-    s.loop.call_later(2s, [task]() mutable { task.cancel(); });
+    s.loop.call_later(2ms, [task]() mutable { task.cancel(); });
     CHECK(s.loop.run_until_complete(task) == 11);
     CHECK(probe.finished);
-    CHECK(s.loop.time() == 3s);
+    CHECK(elapsed_is<LoopKind>(s.loop, start, 3ms));
     CHECK_FALSE(task.cancelled());
     CHECK(task.cancelling() == 1);
 }
 
-TEST_CASE("uncancel: decrements the count, returns what remains, never goes below zero") {
-    Sim s;
+LOOP_TEST_CASE("uncancel: decrements the count, returns what remains, never goes below zero") {
+    test_support::TestLoop<LoopKind> s;
     Probe probe;
     Task<int> task = s.loop.create_task(sleep_catch_and_continue(10s, &probe));
     CHECK(task.uncancel() == 0);
     CHECK(task.cancelling() == 0);
-    s.loop.run_until_complete(sleep(1s));
+    s.loop.run_until_complete(sleep(1ms));
     task.cancel();
     task.cancel();
     CHECK(task.uncancel() == 1);
@@ -217,12 +222,12 @@ TEST_CASE("uncancel: decrements the count, returns what remains, never goes belo
     CHECK(s.loop.run_until_complete(task) == 11);
 }
 
-TEST_CASE("uncancel: reaching zero withdraws a cancellation not yet delivered (3.13)") {
-    Sim s;
+LOOP_TEST_CASE("uncancel: reaching zero withdraws a cancellation not yet delivered (3.13)") {
+    test_support::TestLoop<LoopKind> s;
     Probe yielding;
     Task<int> at_yield = s.loop.create_task(yield_then_return(&yielding));
     Probe unstarted;
-    Task<int> before_first_step = s.loop.create_task(sleep_then_return(1s, &unstarted));
+    Task<int> before_first_step = s.loop.create_task(sleep_then_return(1ms, &unstarted));
     CHECK(before_first_step.cancel());
     CHECK(before_first_step.uncancel() == 0);
     s.loop.call_soon([at_yield]() mutable {
@@ -236,8 +241,8 @@ TEST_CASE("uncancel: reaching zero withdraws a cancellation not yet delivered (3
     CHECK_FALSE(before_first_step.cancelled());
 }
 
-TEST_CASE("uncancel: a cancellation stays pending while requests remain") {
-    Sim s;
+LOOP_TEST_CASE("uncancel: a cancellation stays pending while requests remain") {
+    test_support::TestLoop<LoopKind> s;
     Probe probe;
     Task<int> task = s.loop.create_task(yield_then_return(&probe));
     s.loop.call_soon([task]() mutable {
@@ -250,8 +255,8 @@ TEST_CASE("uncancel: a cancellation stays pending while requests remain") {
     CHECK(task.cancelled());
 }
 
-TEST_CASE("cancel: a coroutine that returns while marked for cancellation ends cancelled") {
-    Sim s;
+LOOP_TEST_CASE("cancel: a coroutine that returns while marked for cancellation ends cancelled") {
+    test_support::TestLoop<LoopKind> s;
     Probe probe;
     Task<int> task =
         s.loop.create_task(cancel_self_then_return(&probe), {.name = "self-cancelling"});
@@ -263,19 +268,20 @@ TEST_CASE("cancel: a coroutine that returns while marked for cancellation ends c
     CHECK_THROWS_WITH_AS(task.result(), "self", CancelledError);
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "cancel: a task that cancelled itself gets CancelledError at its next await, without waiting") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
+    const Duration start = s.loop.time();
     Probe probe;
     Task<void> task = s.loop.create_task(cancel_self_then_sleep(&probe));
     CHECK_THROWS_WITH_AS(s.loop.run_until_complete(task), "self then sleep", CancelledError);
     CHECK(probe.cancellations_seen == 1);
     CHECK_FALSE(probe.finished);
-    CHECK(s.loop.time() == 0s);
+    CHECK(elapsed_is<LoopKind>(s.loop, start, 0s));
 }
 
-TEST_CASE("cancel: a coroutine that raises CancelledError itself ends its task cancelled") {
-    Sim s;
+LOOP_TEST_CASE("cancel: a coroutine that raises CancelledError itself ends its task cancelled") {
+    test_support::TestLoop<LoopKind> s;
     Task<void> task = s.loop.create_task(raise_cancelled_error());
     CHECK_THROWS_AS(s.loop.run_until_complete(task), CancelledError);
     CHECK(task.cancelled());
@@ -283,27 +289,28 @@ TEST_CASE("cancel: a coroutine that raises CancelledError itself ends its task c
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE("cancel: cancelling a task that awaits another task cancels the inner one") {
-    Sim s;
+LOOP_TEST_CASE("cancel: cancelling a task that awaits another task cancels the inner one") {
+    test_support::TestLoop<LoopKind> s;
+    const Duration start = s.loop.time();
     Probe inner_probe;
     Probe outer_probe;
     Task<int> inner = s.loop.create_task(sleep_then_return(10s, &inner_probe), {.name = "inner"});
     Task<int> outer = s.loop.create_task(await_inner(inner, &outer_probe), {.name = "outer"});
-    s.loop.call_later(1s, [outer]() mutable { outer.cancel("stop both"); });
+    s.loop.call_later(1ms, [outer]() mutable { outer.cancel("stop both"); });
     CHECK_THROWS_AS(s.loop.run_until_complete(outer), CancelledError);
     CHECK(inner.cancelled());
     CHECK(inner.cancelling() == 1);
     CHECK(inner_probe.message == "stop both");
     CHECK(outer.cancelled());
     CHECK(outer_probe.cancellations_seen == 1);
-    CHECK(s.loop.time() == 1s);
+    CHECK(elapsed_is<LoopKind>(s.loop, start, 1ms));
 }
 
-TEST_CASE("cancel: cancelled() is true only in the final cancelled state") {
-    Sim s;
+LOOP_TEST_CASE("cancel: cancelled() is true only in the final cancelled state") {
+    test_support::TestLoop<LoopKind> s;
     Probe probe;
     Task<int> task = s.loop.create_task(sleep_then_return(10s, &probe));
-    s.loop.run_until_complete(sleep(1s));
+    s.loop.run_until_complete(sleep(1ms));
     task.cancel();
     CHECK_FALSE(task.cancelled());
     CHECK_FALSE(task.done());
@@ -313,17 +320,17 @@ TEST_CASE("cancel: cancelled() is true only in the final cancelled state") {
 
     Probe survivor_probe;
     Task<int> survivor = s.loop.create_task(sleep_catch_and_continue(10s, &survivor_probe));
-    s.loop.run_until_complete(sleep(1s));
+    s.loop.run_until_complete(sleep(1ms));
     survivor.cancel();
     CHECK(s.loop.run_until_complete(survivor) == 11);
     CHECK_FALSE(survivor.cancelled());
 }
 
-TEST_CASE("cancel: CancelledError is not caught by catch (const std::exception&)") {
-    Sim s;
+LOOP_TEST_CASE("cancel: CancelledError is not caught by catch (const std::exception&)") {
+    test_support::TestLoop<LoopKind> s;
     Probe probe;
     Task<void> task = s.loop.create_task(catch_std_exception_only(&probe));
-    s.loop.call_later(1s, [task]() mutable { task.cancel(); });
+    s.loop.call_later(1ms, [task]() mutable { task.cancel(); });
     CHECK_THROWS_AS(s.loop.run_until_complete(task), CancelledError);
     CHECK_FALSE(probe.std_exception_caught);
     CHECK_FALSE(probe.finished);
@@ -338,3 +345,5 @@ TEST_CASE("cancel: CancelledError is not caught by catch (const std::exception&)
     }
     CHECK(caught_as_base);
 }
+
+TEST_SUITE_END();

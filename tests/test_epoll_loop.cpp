@@ -8,8 +8,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <csignal>
 #include <condition_variable>
+#include <csignal>
 #include <mutex>
 #include <thread>
 
@@ -169,9 +169,8 @@ TEST_CASE("an unclosed epoll loop warns and closes itself when destroyed") {
 TEST_CASE("call_soon_threadsafe from another thread wakes a loop that waits with no timer") {
     test_support::TestLoop<test_support::EpollKind> s;
     Future<int> result = s.loop.create_future<int>();
-    std::thread other([&] {
-        s.loop.call_soon_threadsafe([state = result.state()] { state->set_result(7); });
-    });
+    std::thread other(
+        [&] { s.loop.call_soon_threadsafe([state = result.state()] { state->set_result(7); }); });
     CHECK(s.loop.run_until_complete(result) == 7);
     other.join();
 }
@@ -362,8 +361,9 @@ Coro<int> wait_for_interrupt(bool& cleaned_up) {
 }
 }  // namespace
 
-TEST_CASE("a real SIGINT cancels the main task, run() raises KeyboardInterrupt, and the "
-          "default disposition comes back") {
+TEST_CASE(
+    "a real SIGINT cancels the main task, run() raises KeyboardInterrupt, and the "
+    "default disposition comes back") {
     DefaultSigint default_sigint;
     bool cleaned_up = false;
     CHECK(thrown<KeyboardInterrupt>([&] { run(wait_for_interrupt(cleaned_up)); }).has_value());
@@ -407,8 +407,9 @@ Coro<void> hang_in_executor(Gate* gate) {
 }
 }  // namespace
 
-TEST_CASE("executor jobs run on worker threads that block signals; results come back to the "
-          "loop thread") {
+TEST_CASE(
+    "executor jobs run on worker threads that block signals; results come back to the "
+    "loop thread") {
     CHECK(run(executor_thread_blocks_sigint()));
 }
 

@@ -62,8 +62,8 @@ class Child {
         posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
         std::string program = child_program();
         char* arguments[] = {program.data(), const_cast<char*>(scenario.c_str()), nullptr};
-        const int spawned = ::posix_spawn(&pid_, program.c_str(), &actions, &attributes,
-                                          arguments, environ);
+        const int spawned =
+            ::posix_spawn(&pid_, program.c_str(), &actions, &attributes, arguments, environ);
         posix_spawn_file_actions_destroy(&actions);
         posix_spawnattr_destroy(&attributes);
         ::close(out[1]);
@@ -88,12 +88,13 @@ class Child {
     bool wait_for_line(const std::string& line) {
         const auto deadline = Clock::now() + give_up_after;
         while (!contains(stdout_text, line + "\n")) {
-            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                deadline - Clock::now());
+            const auto left =
+                std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
             if (left <= 0ms)
                 return false;
             pollfd watched{out_, POLLIN, 0};
-            if (::poll(&watched, 1, static_cast<int>(left.count())) > 0 && !read_some(out_, stdout_text))
+            if (::poll(&watched, 1, static_cast<int>(left.count())) > 0 &&
+                !read_some(out_, stdout_text))
                 return contains(stdout_text, line + "\n");  // end of output
         }
         return true;
@@ -148,8 +149,9 @@ bool ended_by_sigint(int status) {
 
 }  // namespace
 
-TEST_CASE("process: one SIGINT while the main task awaits runs the clean-up, then the process "
-          "reports KeyboardInterrupt and ends by SIGINT") {
+TEST_CASE(
+    "process: one SIGINT while the main task awaits runs the clean-up, then the process "
+    "reports KeyboardInterrupt and ends by SIGINT") {
     Child child("await");
     REQUIRE(child.wait_for_line("ready"));
     child.interrupt();
@@ -180,8 +182,9 @@ TEST_CASE("process: a second SIGINT during a slow clean-up raises KeyboardInterr
 // ThreadSanitizer delivers signals only when the thread reaches one of its interceptors, which a
 // tight loop never does: there the signal would wait forever, so this case is not built under it.
 #if !defined(__SANITIZE_THREAD__)
-TEST_CASE("process: two SIGINTs during a tight loop end the process by SIGINT once the grace "
-          "period runs out") {
+TEST_CASE(
+    "process: two SIGINTs during a tight loop end the process by SIGINT once the grace "
+    "period runs out") {
     Child child("tight-loop");
     REQUIRE(child.wait_for_line("ready"));
     child.interrupt();
@@ -199,8 +202,9 @@ TEST_CASE("process: two SIGINTs during a tight loop end the process by SIGINT on
 }
 #endif
 
-TEST_CASE("process: one SIGINT with a worker thread stuck in a job ends after the executor "
-          "shutdown timeout") {
+TEST_CASE(
+    "process: one SIGINT with a worker thread stuck in a job ends after the executor "
+    "shutdown timeout") {
     Child child("stuck-worker");
     REQUIRE(child.wait_for_line("ready"));
     child.interrupt();

@@ -4,12 +4,16 @@
 // have no C++ form (the compile-time checks below stand in for them).
 //
 // How the CPython harness maps here:
-// - its TestPolicy makes every loop; here a test_support::SimFactory makes SimLoops and keeps them,
-//   either as RunnerOptions::loop_factory or, where the test is about the default factory
-//   (set_event_loop), as the default factory (DefaultLoopFactory below);
+// - its TestPolicy makes every loop; here a test_support::LoopRecorder makes the loops and keeps
+//   them, either as RunnerOptions::loop_factory or, where the test is about the default factory
+//   (set_event_loop), as the default factory (DefaultLoopFactory below). Most tests are
+//   LOOP_TEST_CASEs and run twice, once on SimLoops and once on EpollLoops (suite "shared"); the
+//   ones that need a simulated SIGINT (FakeSignals) or a FakeExecutor stay TEST_CASEs (suite
+//   "sim-only"; the real-signal counterparts are process tests of their own);
 // - its tearDown (every loop closed, shutdown_asyncgens ran) is Teardown::check at the end of each
 //   test, which also checks that no coroutine frame outlived the test;
-// - interrupt_self() (_thread.interrupt_main) is a simulated SIGINT raised from inside the loop;
+// - interrupt_self() (_thread.interrupt_main) is a simulated SIGINT raised from inside the loop
+//   (sim-only tests);
 // - `with runner:` is with_runner(): get_loop() as __enter__, close() as __exit__.
 
 #include <unistd.h>
@@ -96,7 +100,8 @@ class EnvironmentVariable {
 /// ran. C++ adds: no coroutine frame made during the test is still alive.
 class Teardown {
   public:
-    void check(const test_support::SimFactory& loops) const {
+    template <class Recorder>
+    void check(const Recorder& loops) const {
         for (const auto& loop : loops.loops) {
             CHECK(loop->is_closed());
             CHECK(loop->asyncgens_shutdown_called());
@@ -145,6 +150,8 @@ concept runner_run_accepts = requires(Runner& runner, Arg&& arg) {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("sim-only");
+
 // Positive controls: the concepts are not vacuously false.
 static_assert(run_accepts<Coro<int>>);
 static_assert(run_accepts<Coro<void>>);
@@ -181,9 +188,9 @@ Coro<int> main() {
 }  // namespace run_return
 }  // namespace
 
-TEST_CASE("RunTests.test_asyncio_run_return") {
+LOOP_TEST_CASE("RunTests.test_asyncio_run_return") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     CHECK(run(run_return::main(), {.loop_factory = loops.factory()}) == 42);
     CHECK(loops.loops.size() == 1);
     teardown.check(loops);
@@ -198,9 +205,9 @@ Coro<void> main() {
 }  // namespace run_raises
 }  // namespace
 
-TEST_CASE("RunTests.test_asyncio_run_raises") {
+LOOP_TEST_CASE("RunTests.test_asyncio_run_raises") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     CHECK_THROWS_WITH_AS(run(run_raises::main(), {.loop_factory = loops.factory()}), "spam",
                          ValueError);
     CHECK(loops.loops.size() == 1);
@@ -211,9 +218,9 @@ TEST_CASE("RunTests.test_asyncio_run_raises") {
 // value of the right type that is not a coroutine is an empty (default-made or moved-from) Coro;
 // asyncio's rule for it is "ValueError: a coroutine was expected", with the loop it made closed
 // and its async generators shut down (tearDown).
-TEST_CASE("RunTests.test_asyncio_run_only_coro") {
+LOOP_TEST_CASE("RunTests.test_asyncio_run_only_coro") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     CHECK_THROWS_WITH_AS((void)run(Coro<int>(), {.loop_factory = loops.factory()}),
                          doctest::Contains("a coroutine was expected"), ValueError);
     CHECK(loops.loops.size() == 1);
@@ -228,12 +235,12 @@ Coro<bool> main() {
 }  // namespace run_debug
 }  // namespace
 
-TEST_CASE("RunTests.test_asyncio_run_debug") {
+LOOP_TEST_CASE("RunTests.test_asyncio_run_debug") {
     Teardown teardown;
     EnvironmentVariable simrun_debug("SIMRUN_DEBUG");
     test_support::LogCapture log;  // debug loops log "Close <...>"
-    test_support::SimFactory loops;
-    loops.on_new_loop = [&log](sim::SimLoop& loop) { log.attach(loop); };
+    test_support::LoopRecorder<LoopKind> loops;
+    loops.on_new_loop = [&log](EventLoop& loop) { log.attach(loop); };
     CHECK_FALSE(run(run_debug::main(), {.debug = false, .loop_factory = loops.factory()}));
     CHECK(run(run_debug::main(), {.debug = true, .loop_factory = loops.factory()}));
     // mock.patch('asyncio.coroutines._is_debug_mode', lambda: True)
@@ -264,11 +271,11 @@ Coro<void> main(LoopFactory factory) {
 }  // namespace from_running_loop
 }  // namespace
 
-TEST_CASE("RunTests.test_asyncio_run_from_running_loop") {
+LOOP_TEST_CASE("RunTests.test_asyncio_run_from_running_loop") {
     Teardown teardown;
     test_support::LogCapture log;
-    test_support::SimFactory loops;
-    loops.on_new_loop = [&log](sim::SimLoop& loop) { log.attach(loop); };
+    test_support::LoopRecorder<LoopKind> loops;
+    loops.on_new_loop = [&log](EventLoop& loop) { log.attach(loop); };
     CHECK_THROWS_WITH_AS(
         run(from_running_loop::main(loops.factory()), {.loop_factory = loops.factory()}),
         doctest::Contains("cannot be called from a running"), RuntimeError);
@@ -289,15 +296,16 @@ Coro<int> main(Task<void>* lo_task) {
 }  // namespace cancels_hanging_tasks
 }  // namespace
 
-TEST_CASE("RunTests.test_asyncio_run_cancels_hanging_tasks") {
+LOOP_TEST_CASE("RunTests.test_asyncio_run_cancels_hanging_tasks") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     {
         Task<void> lo_task;
         CHECK(run(cancels_hanging_tasks::main(&lo_task), {.loop_factory = loops.factory()}) == 123);
         CHECK(lo_task.done());
         CHECK(lo_task.cancelled());
-        CHECK(loops.last().time() == 0s);  // cancelled, not run to its end
+        if constexpr (LoopKind::is_sim)
+            CHECK(loops.last().time() == 0s);  // cancelled, not run to its end
     }
     teardown.check(loops);
 }
@@ -319,10 +327,10 @@ Coro<int> main(Task<void>* lo_task, test_support::HandlerCapture* handler) {
 }  // namespace reports_hanging_tasks_errors
 }  // namespace
 
-TEST_CASE("RunTests.test_asyncio_run_reports_hanging_tasks_errors") {
+LOOP_TEST_CASE("RunTests.test_asyncio_run_reports_hanging_tasks_errors") {
     Teardown teardown;
     test_support::HandlerCapture handler;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     {
         Task<void> lo_task;
         CHECK(run(reports_hanging_tasks_errors::main(&lo_task, &handler),
@@ -369,11 +377,11 @@ Coro<void> main(std::optional<AsyncGen<int>>* spinner, Task<void>* lazyboy,
 }  // namespace closes_gens_after_hanging_tasks_errors
 }  // namespace
 
-TEST_CASE("RunTests.test_asyncio_run_closes_gens_after_hanging_tasks_errors") {
+LOOP_TEST_CASE("RunTests.test_asyncio_run_closes_gens_after_hanging_tasks_errors") {
     using namespace closes_gens_after_hanging_tasks_errors;
     Teardown teardown;
     test_support::HandlerCapture handler;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     {
         std::optional<AsyncGen<int>> spinner;
         Task<void> lazyboy;
@@ -398,9 +406,9 @@ Coro<int> main() {
 }  // namespace run_set_event_loop
 }  // namespace
 
-TEST_CASE("RunTests.test_asyncio_run_set_event_loop") {
+LOOP_TEST_CASE("RunTests.test_asyncio_run_set_event_loop") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     DefaultLoopFactory default_factory(loops.factory());
     const std::uint64_t before = set_event_loop_count();
     CHECK(run(run_set_event_loop::main()) == 42);
@@ -457,11 +465,11 @@ Coro<EventLoop*> main() {
 }  // namespace run_loop_factory
 }  // namespace
 
-TEST_CASE("RunTests.test_asyncio_run_loop_factory") {
+LOOP_TEST_CASE("RunTests.test_asyncio_run_loop_factory") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     int calls = 0;
-    std::shared_ptr<sim::SimLoop> loop = std::make_shared<sim::SimLoop>();
+    std::shared_ptr<EventLoop> loop = LoopKind::make();
     LoopFactory factory = [&calls, loop] {  // mock.Mock() returning new_loop()
         ++calls;
         return std::shared_ptr<EventLoop>(loop);
@@ -474,25 +482,47 @@ TEST_CASE("RunTests.test_asyncio_run_loop_factory") {
     teardown.check(loops);
 }
 
-// asyncio.EventLoop is the platform's default loop class. simrun's real (epoll) loop does not exist
-// yet: new_event_loop() makes whatever set_default_loop_factory() installed. The C++ form: passing
-// new_event_loop itself as loop_factory gives a loop of the default class (a SimLoop here).
+// asyncio.EventLoop is the platform's default loop class; simrun's is EpollLoop, which
+// new_event_loop() makes unless set_default_loop_factory() installed another factory. The C++
+// form: passing new_event_loop itself as loop_factory gives a loop of the default class: the
+// installed factory's (a loop of the test's kind), or with none installed an EpollLoop.
 namespace {
 namespace loop_factory_default_event_loop {
-Coro<bool> main() {
-    co_return dynamic_cast<sim::SimLoop*>(&get_running_loop()) != nullptr;
+Coro<EventLoop*> main() {
+    co_return &get_running_loop();
 }
 }  // namespace loop_factory_default_event_loop
 }  // namespace
 
-TEST_CASE("RunTests.test_loop_factory_default_event_loop") {
+LOOP_TEST_CASE("RunTests.test_loop_factory_default_event_loop") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     DefaultLoopFactory default_factory(loops.factory());
     const std::uint64_t before = set_event_loop_count();
-    CHECK(run(loop_factory_default_event_loop::main(), {.loop_factory = new_event_loop}));
-    CHECK(loops.loops.size() == 1);
+    EventLoop* ran_on =
+        run(loop_factory_default_event_loop::main(), {.loop_factory = new_event_loop});
+    REQUIRE(loops.loops.size() == 1);
+    CHECK(ran_on == loops.loops[0].get());    // the default factory's loop
     CHECK(set_event_loop_count() == before);  // given as a factory: not made current
+    teardown.check(loops);
+}
+
+TEST_CASE("RunTests.test_loop_factory_default_event_loop (the built-in default: EpollLoop)" *
+          doctest::test_suite("real-only")) {
+    Teardown teardown;
+    const std::uint64_t before = set_event_loop_count();
+    std::shared_ptr<EventLoop> loop;
+    Coro<bool> is_epoll = []() -> Coro<bool> {
+        co_return dynamic_cast<EpollLoop*>(&get_running_loop()) != nullptr;
+    }();
+    CHECK(run(std::move(is_epoll), {.loop_factory = [&loop] {
+                  loop = new_event_loop();
+                  return loop;
+              }}));
+    CHECK(set_event_loop_count() == before);  // given as a factory: not made current
+    REQUIRE(loop);
+    test_support::LoopRecorder<test_support::EpollKind> loops;  // for the tearDown check
+    loops.loops.push_back(loop);
     teardown.check(loops);
 }
 
@@ -500,25 +530,25 @@ TEST_CASE("RunTests.test_loop_factory_default_event_loop") {
 // class RunnerTests: asyncio.Runner
 // ================================================================================================
 
-TEST_CASE("RunnerTests.test_non_debug") {
+LOOP_TEST_CASE("RunnerTests.test_non_debug") {
     Teardown teardown;
     EnvironmentVariable simrun_debug("SIMRUN_DEBUG");
     simrun_debug.set("1");         // the global default is on: debug=false must override it
     test_support::LogCapture log;  // debug loops log "Close <...>"
-    test_support::SimFactory loops;
-    loops.on_new_loop = [&log](sim::SimLoop& loop) { log.attach(loop); };
+    test_support::LoopRecorder<LoopKind> loops;
+    loops.on_new_loop = [&log](EventLoop& loop) { log.attach(loop); };
     Runner runner({.debug = false, .loop_factory = loops.factory()});
     with_runner(runner, [&] { CHECK_FALSE(runner.get_loop().get_debug()); });
     teardown.check(loops);
 }
 
-TEST_CASE("RunnerTests.test_debug") {
+LOOP_TEST_CASE("RunnerTests.test_debug") {
     Teardown teardown;
     EnvironmentVariable simrun_debug("SIMRUN_DEBUG");
     simrun_debug.unset();          // the global default is off: debug=true must override it
     test_support::LogCapture log;  // debug loops log "Close <...>"
-    test_support::SimFactory loops;
-    loops.on_new_loop = [&log](sim::SimLoop& loop) { log.attach(loop); };
+    test_support::LoopRecorder<LoopKind> loops;
+    loops.on_new_loop = [&log](EventLoop& loop) { log.attach(loop); };
     Runner runner({.debug = true, .loop_factory = loops.factory()});
     with_runner(runner, [&] { CHECK(runner.get_loop().get_debug()); });
     teardown.check(loops);
@@ -564,9 +594,9 @@ class OwnLoop final : public EventLoop {
 }  // namespace custom_factory
 }  // namespace
 
-TEST_CASE("RunnerTests.test_custom_factory") {
+LOOP_TEST_CASE("RunnerTests.test_custom_factory") {
     Teardown teardown;
-    test_support::SimFactory loops;  // only for the tearDown check
+    test_support::LoopRecorder<LoopKind> loops;  // only for the tearDown check
     const std::uint64_t before = set_event_loop_count();
     SUBCASE("a loop class of the program's own") {
         auto loop = std::make_shared<custom_factory::OwnLoop>();
@@ -575,8 +605,8 @@ TEST_CASE("RunnerTests.test_custom_factory") {
         CHECK(loop->is_closed());
         CHECK(loop->asyncgens_shutdown_called());
     }
-    SUBCASE("a SimLoop made beforehand") {
-        auto loop = std::make_shared<sim::SimLoop>();
+    SUBCASE("a loop made beforehand (of the test's kind)") {
+        std::shared_ptr<EventLoop> loop = LoopKind::make();
         loops.loops.push_back(loop);
         Runner runner({.loop_factory = [loop] { return std::shared_ptr<EventLoop>(loop); }});
         with_runner(runner, [&] { CHECK(&runner.get_loop() == loop.get()); });
@@ -594,9 +624,9 @@ Coro<std::string> f() {
 }  // namespace runner_run
 }  // namespace
 
-TEST_CASE("RunnerTests.test_run") {
+LOOP_TEST_CASE("RunnerTests.test_run") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     Runner runner({.loop_factory = loops.factory()});
     std::shared_ptr<EventLoop> loop;
     with_runner(runner, [&] {
@@ -612,9 +642,9 @@ TEST_CASE("RunnerTests.test_run") {
 
 // As test_asyncio_run_only_coro: run(123) does not compile (static_assert above); the runtime
 // counterpart is an empty Coro, rejected with ValueError "a coroutine was expected".
-TEST_CASE("RunnerTests.test_run_non_coro") {
+LOOP_TEST_CASE("RunnerTests.test_run_non_coro") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     Runner runner({.loop_factory = loops.factory()});
     CHECK_THROWS_WITH_AS(with_runner(runner, [&] { (void)runner.run(Coro<int>()); }),
                          doctest::Contains("a coroutine was expected"), ValueError);
@@ -624,9 +654,9 @@ TEST_CASE("RunnerTests.test_run_non_coro") {
 // RunnerTests.test_run_future: no runtime form; Runner::run(Future) does not compile (see the
 // static_asserts at the top of this file).
 
-TEST_CASE("RunnerTests.test_explicit_close") {
+LOOP_TEST_CASE("RunnerTests.test_explicit_close") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     Runner runner({.loop_factory = loops.factory()});
     runner.get_loop();
     std::shared_ptr<EventLoop> loop = runner.loop_pointer();
@@ -637,9 +667,9 @@ TEST_CASE("RunnerTests.test_explicit_close") {
     teardown.check(loops);
 }
 
-TEST_CASE("RunnerTests.test_double_close") {
+LOOP_TEST_CASE("RunnerTests.test_double_close") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     Runner runner({.loop_factory = loops.factory()});
     runner.get_loop();
     std::shared_ptr<EventLoop> loop = runner.loop_pointer();
@@ -665,9 +695,9 @@ Coro<void> f(std::vector<int>* ret, int arg) {
 }  // namespace second_with_block
 }  // namespace
 
-TEST_CASE("RunnerTests.test_second_with_block_raises") {
+LOOP_TEST_CASE("RunnerTests.test_second_with_block_raises") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     std::vector<int> ret;
     Runner runner({.loop_factory = loops.factory()});
     with_runner(runner, [&] { runner.run(second_with_block::f(&ret, 1)); });
@@ -691,9 +721,9 @@ Coro<Context> get_context() {
 }  // namespace keeps_context
 }  // namespace
 
-TEST_CASE("RunnerTests.test_run_keeps_context") {
+LOOP_TEST_CASE("RunnerTests.test_run_keeps_context") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     ContextVar<int> cvar("cvar", -1);
     Runner runner({.loop_factory = loops.factory()});
     with_runner(runner, [&] {
@@ -716,11 +746,11 @@ Coro<void> f(Runner* runner) {
 }  // namespace recursive_run
 }  // namespace
 
-TEST_CASE("RunnerTests.test_recursive_run") {
+LOOP_TEST_CASE("RunnerTests.test_recursive_run") {
     Teardown teardown;
     test_support::LogCapture log;
-    test_support::SimFactory loops;
-    loops.on_new_loop = [&log](sim::SimLoop& loop) { log.attach(loop); };
+    test_support::LoopRecorder<LoopKind> loops;
+    loops.on_new_loop = [&log](EventLoop& loop) { log.attach(loop); };
     Runner runner({.loop_factory = loops.factory()});
     with_runner(runner, [&] {
         CHECK_THROWS_WITH_AS(runner.run(recursive_run::f(&runner)),
@@ -847,9 +877,9 @@ Coro<void> coro() {
 }  // namespace set_event_loop_called_once
 }  // namespace
 
-TEST_CASE("RunnerTests.test_set_event_loop_called_once") {
+LOOP_TEST_CASE("RunnerTests.test_set_event_loop_called_once") {
     Teardown teardown;
-    test_support::SimFactory loops;
+    test_support::LoopRecorder<LoopKind> loops;
     DefaultLoopFactory default_factory(loops.factory());
     const std::uint64_t before = set_event_loop_count();
     Runner runner;
@@ -883,11 +913,11 @@ Coro<MyResult> coro(int* repr_count) {
 }  // namespace no_repr
 }  // namespace
 
-TEST_CASE("RunnerTests.test_no_repr_is_call_on_the_task_result") {
+LOOP_TEST_CASE("RunnerTests.test_no_repr_is_call_on_the_task_result") {
     Teardown teardown;
     test_support::LogCapture log;
-    test_support::SimFactory loops;
-    loops.on_new_loop = [&log](sim::SimLoop& loop) { log.attach(loop); };
+    test_support::LoopRecorder<LoopKind> loops;
+    loops.on_new_loop = [&log](EventLoop& loop) { log.attach(loop); };
     int repr_count = 0;
     std::optional<no_repr::MyResult> result;
     Runner runner({.debug = true, .loop_factory = loops.factory()});
@@ -947,3 +977,5 @@ TEST_CASE("BaseEventLoopTests.test_shutdown_default_executor_timeout") {
     CHECK(loops.last().fake_executor().is_shutdown());
     teardown.check(loops);
 }
+
+TEST_SUITE_END();

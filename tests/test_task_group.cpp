@@ -3,12 +3,15 @@
 #include <string>
 #include <vector>
 
+#include "loop_timing.hpp"
 #include "support.hpp"
 
 using namespace simrun;
 using test_support::at_now;
+using test_support::elapsed_is;
 using test_support::joined;
 using test_support::Sim;
+using test_support::timed;
 
 namespace {
 
@@ -52,8 +55,9 @@ Coro<std::string> outcome(Coro<void> body) {
 
 Coro<void> all_children_awaited(Events* events, std::vector<Task<int>>* tasks) {
     co_await task_group([events, tasks](TaskGroup& group) -> Coro<void> {
-        tasks->push_back(group.create_task(record_after(3s, 1, events)));
-        tasks->push_back(group.create_task(record_after(1s, 2, events)));
+        // 19 ms apart: the order holds on the real loop even if a step is preempted in between.
+        tasks->push_back(group.create_task(record_after(20ms, 1, events)));
+        tasks->push_back(group.create_task(record_after(1ms, 2, events)));
         events->push_back("body done at " + at_now());
         co_return;
     });
@@ -63,7 +67,7 @@ Coro<void> all_children_awaited(Events* events, std::vector<Task<int>>* tasks) {
 Coro<void> failing_child_cancels_siblings_and_body(Events* events) {
     co_await task_group([events](TaskGroup& group) -> Coro<void> {
         group.create_task(record_after(10s, 1, events));
-        group.create_task(fail_after(1s, "child failed"));
+        group.create_task(fail_after(1ms, "child failed"));
         try {
             co_await sleep(20s);
         } catch (const CancelledError&) {
@@ -85,25 +89,25 @@ Coro<void> two_failures(Events* events) {
 Coro<void> body_throws(Events* events) {
     co_await task_group([events](TaskGroup& group) -> Coro<void> {
         group.create_task(record_after(5s, 1, events));
-        co_await sleep(1s);
+        co_await sleep(1ms);
         throw ValueError("body failed");
     });
 }
 
 Coro<std::string> group_then_continue(Events* events) {
     std::string result = co_await outcome(failing_child_cancels_siblings_and_body(events));
-    co_await sleep(1s);  // the task is usable afterwards: the group withdrew its own cancellation
+    co_await sleep(1ms);  // the task is usable afterwards: the group withdrew its own cancellation
     events->push_back("after the group: cancelling=" + std::to_string(current_task().cancelling()));
     co_return result;
 }
 
 Coro<void> create_task_after_finish(Events* events) {
     co_await task_group([events](TaskGroup& group) -> Coro<void> {
-        Task<int> last = group.create_task(record_after(1s, 1, events));
+        Task<int> last = group.create_task(record_after(1ms, 1, events));
         // Runs after the group's own done callback, before the group's exit resumes.
         last.add_done_callback([&group, events] {
             try {
-                group.create_task(record_after(1s, 2, events));
+                group.create_task(record_after(1ms, 2, events));
                 events->push_back("created a task in a finished group");
             } catch (const RuntimeError& e) {
                 events->push_back(std::string("RuntimeError: ") + e.what());
@@ -115,7 +119,7 @@ Coro<void> create_task_after_finish(Events* events) {
 
 Coro<void> create_task_while_shutting_down(Events* events) {
     co_await task_group([events](TaskGroup& group) -> Coro<void> {
-        group.create_task(fail_after(1s, "boom"));
+        group.create_task(fail_after(1ms, "boom"));
         bool cancelled = false;
         try {
             co_await sleep(10s);
@@ -124,7 +128,7 @@ Coro<void> create_task_while_shutting_down(Events* events) {
         }
         if (cancelled) {
             try {
-                group.create_task(record_after(1s, 9, events));
+                group.create_task(record_after(1ms, 9, events));
                 events->push_back("created a task while shutting down");
             } catch (const RuntimeError& e) {
                 events->push_back(std::string("RuntimeError: ") + e.what());
@@ -136,7 +140,7 @@ Coro<void> create_task_while_shutting_down(Events* events) {
 
 Coro<void> child_interrupts(Events* events) {
     co_await task_group([events](TaskGroup& group) -> Coro<void> {
-        group.create_task(interrupt_after(1s));
+        group.create_task(interrupt_after(1ms));
         group.create_task(record_after(10s, 1, events));
         co_await sleep(20s);
     });
@@ -156,45 +160,55 @@ Coro<void> empty_group() {
 
 }  // namespace
 
-TEST_CASE("task_group: waits for every task it started") {
-    Sim s;
+TEST_SUITE_BEGIN("sim-only");
+
+LOOP_TEST_CASE("task_group: waits for every task it started") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
     std::vector<Task<int>> tasks;
     s.loop.run_until_complete(all_children_awaited(&events, &tasks));
-    CHECK(joined(events) == joined({"body done at 0ms", "child 2 done at 1000ms",
-                                    "child 1 done at 3000ms", "group done at 3000ms"}));
+    CHECK(timed<LoopKind>(joined(events)) ==
+          timed<LoopKind>(joined({"body done at 0ms", "child 2 done at 1ms", "child 1 done at 20ms",
+                                  "group done at 20ms"})));
     REQUIRE(tasks.size() == 2);
     CHECK(tasks[0].result() == 1);
     CHECK(tasks[1].result() == 2);
 }
 
-TEST_CASE("task_group: an empty group finishes at once") {
-    Sim s;
+LOOP_TEST_CASE("task_group: an empty group finishes at once") {
+    test_support::TestLoop<LoopKind> s;
+    const Duration start = s.loop.time();
     s.loop.run_until_complete(empty_group());
-    CHECK(s.loop.time() == 0s);
+    CHECK(elapsed_is<LoopKind>(s.loop, start, 0s));
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "task_group: a failing task cancels its siblings and the body; errors come in an "
     "ExceptionGroup") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
     Events events;
-    CHECK(s.loop.run_until_complete(outcome(failing_child_cancels_siblings_and_body(&events))) ==
-          "ExceptionGroup(unhandled errors in a TaskGroup) [ValueError: child failed] at 1000ms");
-    CHECK(joined(events) == joined({"child 1 cancelled at 1000ms", "body cancelled at 1000ms"}));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(
+              outcome(failing_child_cancels_siblings_and_body(&events)))) ==
+          timed<LoopKind>("ExceptionGroup(unhandled errors in a TaskGroup) [ValueError: child "
+                          "failed] at 1ms"));
+    CHECK(timed<LoopKind>(joined(events)) ==
+          timed<LoopKind>(joined({"child 1 cancelled at 1ms", "body cancelled at 1ms"})));
     CHECK(s.errors.contexts.empty());
 }
 
-TEST_CASE("task_group: the parent task is not left cancelled after the group handled a failure") {
-    Sim s;
+LOOP_TEST_CASE(
+    "task_group: the parent task is not left cancelled after the group handled a failure") {
+    test_support::TestLoop<LoopKind> s;
+    const Duration start = s.loop.time();
     Events events;
     Task<std::string> task = s.loop.create_task(group_then_continue(&events));
     CHECK(s.loop.run_until_complete(task).find("ExceptionGroup") == 0);
     CHECK_FALSE(task.cancelled());
     CHECK(events.back() == "after the group: cancelling=0");
-    CHECK(s.loop.time() == 2s);
+    CHECK(elapsed_is<LoopKind>(s.loop, start, 2ms));
 }
 
+// Sim-only: both children fail at the same virtual time; the order is the tie order.
 TEST_CASE("task_group: several failures are all in the ExceptionGroup, in order") {
     Sim s({.shuffle_timer_ties = false});  // both fail at 1s: in creation order
     Events events;
@@ -204,37 +218,42 @@ TEST_CASE("task_group: several failures are all in the ExceptionGroup, in order"
     CHECK(joined(events) == joined({"child 3 cancelled at 1000ms"}));
 }
 
-TEST_CASE("task_group: an exception from the body cancels the tasks and joins the ExceptionGroup") {
-    Sim s;
+LOOP_TEST_CASE(
+    "task_group: an exception from the body cancels the tasks and joins the ExceptionGroup") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
-    CHECK(s.loop.run_until_complete(outcome(body_throws(&events))) ==
-          "ExceptionGroup(unhandled errors in a TaskGroup) [ValueError: body failed] at 1000ms");
-    CHECK(joined(events) == joined({"child 1 cancelled at 1000ms"}));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome(body_throws(&events)))) ==
+          timed<LoopKind>(
+              "ExceptionGroup(unhandled errors in a TaskGroup) [ValueError: body failed] at 1ms"));
+    CHECK(timed<LoopKind>(joined(events)) == timed<LoopKind>(joined({"child 1 cancelled at 1ms"})));
 }
 
-TEST_CASE("task_group: create_task on a finished group raises RuntimeError") {
-    Sim s;
+LOOP_TEST_CASE("task_group: create_task on a finished group raises RuntimeError") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
-    CHECK(s.loop.run_until_complete(outcome(create_task_after_finish(&events))) == "ok at 1000ms");
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome(create_task_after_finish(&events)))) ==
+          timed<LoopKind>("ok at 1ms"));
     REQUIRE(events.size() == 2);
-    CHECK(events[0] == "child 1 done at 1000ms");
+    CHECK(timed<LoopKind>(events[0]) == timed<LoopKind>("child 1 done at 1ms"));
     CHECK(events[1].find("RuntimeError: ") == 0);
     CHECK(events[1].find("is finished") != std::string::npos);
 }
 
-TEST_CASE("task_group: create_task while the group is shutting down raises RuntimeError") {
-    Sim s;
+LOOP_TEST_CASE("task_group: create_task while the group is shutting down raises RuntimeError") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
-    CHECK(s.loop.run_until_complete(outcome(create_task_while_shutting_down(&events))) ==
-          "ExceptionGroup(unhandled errors in a TaskGroup) [ValueError: boom] at 1000ms");
+    CHECK(timed<LoopKind>(
+              s.loop.run_until_complete(outcome(create_task_while_shutting_down(&events)))) ==
+          timed<LoopKind>(
+              "ExceptionGroup(unhandled errors in a TaskGroup) [ValueError: boom] at 1ms"));
     REQUIRE(events.size() == 1);
     CHECK(events[0].find("RuntimeError: ") == 0);
     CHECK(events[0].find("is shutting down") != std::string::npos);
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "task_group: KeyboardInterrupt from a child is re-raised as itself, not in an ExceptionGroup") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
     Events events;
     Task<void> main_task = s.loop.create_task(child_interrupts(&events));
     // As in asyncio, the child's KeyboardInterrupt first escapes the loop itself...
@@ -244,27 +263,31 @@ TEST_CASE(
     CHECK_THROWS_AS(s.loop.run_until_complete(main_task), KeyboardInterrupt);
     CHECK(main_task.done());
     CHECK_THROWS_AS(std::rethrow_exception(main_task.exception()), KeyboardInterrupt);
-    CHECK(joined(events) == joined({"child 1 cancelled at 1000ms"}));
+    CHECK(timed<LoopKind>(joined(events)) == timed<LoopKind>(joined({"child 1 cancelled at 1ms"})));
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "task_group: cancelling the parent from outside cancels the tasks and propagates "
     "CancelledError") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
     Events events;
     Task<std::string> task = s.loop.create_task(outcome(parent_cancelled_from_outside(&events)));
-    s.loop.call_later(2s, [task]() mutable { task.cancel(); });
-    CHECK(s.loop.run_until_complete(task) == "CancelledError at 2000ms");
-    CHECK(joined(events) == joined({"child 1 cancelled at 2000ms", "child 2 cancelled at 2000ms"}));
+    s.loop.call_later(2ms, [task]() mutable { task.cancel(); });
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(task)) ==
+          timed<LoopKind>("CancelledError at 2ms"));
+    CHECK(timed<LoopKind>(joined(events)) ==
+          timed<LoopKind>(joined({"child 1 cancelled at 2ms", "child 2 cancelled at 2ms"})));
     CHECK(task.cancelling() == 1);
 }
 
-TEST_CASE("task_group: an outside cancellation of the parent task ends it cancelled") {
-    Sim s;
+LOOP_TEST_CASE("task_group: an outside cancellation of the parent task ends it cancelled") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
     Task<void> task = s.loop.create_task(parent_cancelled_from_outside(&events));
-    s.loop.call_later(2s, [task]() mutable { task.cancel(); });
+    s.loop.call_later(2ms, [task]() mutable { task.cancel(); });
     CHECK_THROWS_AS(s.loop.run_until_complete(task), CancelledError);
     CHECK(task.cancelled());
     CHECK(s.loop.all_tasks().empty());
 }
+
+TEST_SUITE_END();

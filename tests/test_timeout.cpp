@@ -1,14 +1,18 @@
-// timeout(), timeout_at(), wait_for(): asyncio 3.13's rules, in virtual time.
+// timeout(), timeout_at(), wait_for(): asyncio 3.13's rules, on both loops (exact times on the
+// sim).
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "loop_timing.hpp"
 #include "support.hpp"
 
 using namespace simrun;
 using test_support::at_now;
+using test_support::elapsed_is;
 using test_support::joined;
 using test_support::Sim;
+using test_support::timed;
 
 namespace {
 
@@ -84,7 +88,7 @@ Coro<std::string> outcome_then_sleep(Make make, Events* events) {
     std::string result = co_await outcome(make());
     events->push_back("cancelling after the scope: " + std::to_string(current_task().cancelling()));
     try {
-        co_await sleep(10s);
+        co_await sleep(10ms);
     } catch (const CancelledError&) {
         events->push_back("cancelled after the scope");
         throw;
@@ -98,13 +102,13 @@ Coro<int> inner_timeout_inside_outer(Duration inner, Duration outer_limit, Event
         std::string inner_result =
             co_await outcome_of([&] { return timeout(inner_limit, value_after(3s, 1)); });
         log->push_back("inner: " + inner_result);
-        co_await sleep(1s);
+        co_await sleep(1ms);
         co_return 2;
     }(inner, events));
 }
 
 Coro<int> outer_expires_first(Events* events) {
-    co_return co_await timeout(1s, [](Events* log) -> Coro<int> {
+    co_return co_await timeout(1ms, [](Events* log) -> Coro<int> {
         try {
             co_return co_await timeout(5s, value_after(10s, 1));
         } catch (const TimeoutError&) {
@@ -133,6 +137,9 @@ Coro<int> mark_and_return(bool* ran) {
 
 }  // namespace
 
+TEST_SUITE_BEGIN("sim-only");
+
+// Sim-only: the subject is the exact virtual deadline (the shared tests below check the rest).
 TEST_CASE("timeout: TimeoutError at exactly the virtual deadline") {
     Sim s;
     Events events;
@@ -143,71 +150,83 @@ TEST_CASE("timeout: TimeoutError at exactly the virtual deadline") {
     CHECK(s.loop.time() == 1500ms);
 }
 
-TEST_CASE("timeout_at: TimeoutError at the absolute deadline") {
-    Sim s;
-    s.loop.run_until_complete(sleep(2s));
+LOOP_TEST_CASE("timeout_at: TimeoutError at the absolute deadline") {
+    test_support::TestLoop<LoopKind> s;
+    s.loop.run_until_complete(sleep(2ms));
+    const Duration deadline = s.loop.time() + 1ms;  // 3 ms on the sim
     Events events;
-    CHECK(s.loop.run_until_complete(outcome_of([&] {
-        return timeout_at(3s, value_after_noting_cancel(5s, 1, &events));
-    })) == "TimeoutError at 3000ms");
-    CHECK(joined(events) == joined({"body cancelled at 3000ms"}));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return timeout_at(deadline, value_after_noting_cancel(5s, 1, &events));
+          }))) == timed<LoopKind>("TimeoutError at 3ms"));
+    CHECK(timed<LoopKind>(joined(events)) == timed<LoopKind>(joined({"body cancelled at 3ms"})));
+    CHECK(s.loop.time() >= deadline);
 }
 
-TEST_CASE("wait_for: TimeoutError at the deadline; the coroutine sees its cancellation") {
-    Sim s;
+LOOP_TEST_CASE("wait_for: TimeoutError at the deadline; the coroutine sees its cancellation") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
-    CHECK(s.loop.run_until_complete(outcome_of([&] {
-        return wait_for(value_after_noting_cancel(5s, 1, &events), 2s);
-    })) == "TimeoutError at 2000ms");
-    CHECK(joined(events) == joined({"body cancelled at 2000ms"}));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return wait_for(value_after_noting_cancel(5s, 1, &events), 2ms);
+          }))) == timed<LoopKind>("TimeoutError at 2ms"));
+    CHECK(timed<LoopKind>(joined(events)) == timed<LoopKind>(joined({"body cancelled at 2ms"})));
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "timeout: a body that finishes in time returns its value and leaves no cancellation behind") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
+    const Duration start = s.loop.time();
     Events events;
+    // The body is done at its first step (no timer, so not even a late one can lose the race
+    // with the deadline); the scope's 5 ms deadline passes during the 10 ms sleep after it.
     Task<std::string> task = s.loop.create_task(
-        outcome_then_sleep([] { return timeout(5s, value_after(1s, 7)); }, &events));
-    CHECK(s.loop.run_until_complete(task) == "value 7 at 1000ms");
+        outcome_then_sleep([] { return timeout(5ms, value_after(0s, 7)); }, &events));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(task)) == timed<LoopKind>("value 7 at 0ms"));
     CHECK(joined(events) == joined({"cancelling after the scope: 0", "slept past the deadline"}));
-    CHECK(s.loop.time() == 11s);
+    CHECK(elapsed_is<LoopKind>(s.loop, start, 10ms));
 }
 
-TEST_CASE("wait_for / timeout_at: in time, the value comes back") {
-    Sim s;
-    CHECK(s.loop.run_until_complete(outcome_of([&] { return wait_for(value_after(1s, 3), 2s); })) ==
-          "value 3 at 1000ms");
-    CHECK(s.loop.run_until_complete(outcome_of(
-              [&] { return timeout_at(10s, value_after(1s, 4)); })) == "value 4 at 2000ms");
+LOOP_TEST_CASE("wait_for / timeout_at: in time, the value comes back") {
+    test_support::TestLoop<LoopKind> s;
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return wait_for(value_after(1ms, 3), 2s);
+          }))) == timed<LoopKind>("value 3 at 1ms"));
+    const Duration deadline = s.loop.time() + 9s;
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return timeout_at(deadline, value_after(1ms, 4));
+          }))) == timed<LoopKind>("value 4 at 2ms"));
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "timeout: a body that cleans up (and awaits) after the cancellation ends in TimeoutError "
     "later") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
     Events events;
-    CHECK(s.loop.run_until_complete(outcome_of([&] {
-        return timeout(1s, slow_cleanup(5s, 2s, &events));
-    })) == "TimeoutError at 3000ms");
-    CHECK(joined(events) == joined({"cleanup done at 3000ms"}));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return timeout(1ms, slow_cleanup(5s, 2ms, &events));
+          }))) == timed<LoopKind>("TimeoutError at 3ms"));
+    CHECK(timed<LoopKind>(joined(events)) == timed<LoopKind>(joined({"cleanup done at 3ms"})));
 }
 
-TEST_CASE("timeout: a body that swallows the cancellation returns its value") {
-    Sim s;
-    CHECK(s.loop.run_until_complete(outcome_of(
-              [&] { return timeout(1s, swallow_cancellation(5s)); })) == "value -1 at 1000ms");
+LOOP_TEST_CASE("timeout: a body that swallows the cancellation returns its value") {
+    test_support::TestLoop<LoopKind> s;
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return timeout(1ms, swallow_cancellation(5s));
+          }))) == timed<LoopKind>("value -1 at 1ms"));
 }
 
-TEST_CASE("timeout: a cancellation from outside stays a CancelledError") {
-    Sim s;
+LOOP_TEST_CASE("timeout: a cancellation from outside stays a CancelledError") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
     Task<std::string> task = s.loop.create_task(
         outcome_of([&] { return timeout(5s, value_after_noting_cancel(10s, 1, &events)); }));
-    s.loop.call_later(1s, [task]() mutable { task.cancel(); });
-    CHECK(s.loop.run_until_complete(task) == "CancelledError at 1000ms");
-    CHECK(joined(events) == joined({"body cancelled at 1000ms"}));
+    s.loop.call_later(1ms, [task]() mutable { task.cancel(); });
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(task)) ==
+          timed<LoopKind>("CancelledError at 1ms"));
+    CHECK(timed<LoopKind>(joined(events)) == timed<LoopKind>(joined({"body cancelled at 1ms"})));
 }
 
+// Sim-only: the outside cancel and the expiry are timers due at the same virtual instant (a tie
+// that the real clock cannot arrange).
 TEST_CASE(
     "timeout: an outside cancel at the moment of expiry stays a CancelledError (uncancel rule)") {
     Sim s;
@@ -218,102 +237,112 @@ TEST_CASE(
     CHECK(task.cancelling() == 1);
 }
 
-TEST_CASE("timeout: an expired inner timeout inside a longer outer one is handled inside") {
-    Sim s;
+LOOP_TEST_CASE("timeout: an expired inner timeout inside a longer outer one is handled inside") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
-    CHECK(s.loop.run_until_complete(outcome(inner_timeout_inside_outer(1s, 5s, &events))) ==
-          "value 2 at 2000ms");
-    CHECK(joined(events) == joined({"inner: TimeoutError at 1000ms"}));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome(
+              inner_timeout_inside_outer(1ms, 5s, &events)))) == timed<LoopKind>("value 2 at 2ms"));
+    CHECK(timed<LoopKind>(joined(events)) ==
+          timed<LoopKind>(joined({"inner: TimeoutError at 1ms"})));
 }
 
-TEST_CASE(
+LOOP_TEST_CASE(
     "timeout: when the outer timeout expires first, the inner scope passes CancelledError "
     "through") {
-    Sim s;
+    test_support::TestLoop<LoopKind> s;
     Events events;
     Task<std::string> task = s.loop.create_task(outcome(outer_expires_first(&events)));
-    CHECK(s.loop.run_until_complete(task) == "TimeoutError at 1000ms");
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(task)) ==
+          timed<LoopKind>("TimeoutError at 1ms"));
     CHECK(joined(events) == joined({"inner scope raised CancelledError"}));
     CHECK(task.cancelling() == 0);
 }
 
-TEST_CASE("wait_for: on expiry an awaited future is cancelled") {
-    Sim s;
-    Future<int> future = s.loop.create_future<int>();
-    CHECK(s.loop.run_until_complete(outcome_of([&] { return wait_for(future, 2s); })) ==
-          "TimeoutError at 2000ms");
+LOOP_TEST_CASE("wait_for: on expiry an awaited future is cancelled") {
+    test_support::TestLoop<LoopKind> s;
+    Future<int> future = s.loop.template create_future<int>();
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of(
+              [&] { return wait_for(future, 2ms); }))) == timed<LoopKind>("TimeoutError at 2ms"));
     CHECK(future.cancelled());
 }
 
-TEST_CASE("wait_for: a future resolved in time gives its value") {
-    Sim s;
-    Future<int> future = s.loop.create_future<int>();
-    s.loop.call_later(1s, [future]() mutable { future.set_result(8); });
-    CHECK(s.loop.run_until_complete(outcome_of([&] { return wait_for(future, 2s); })) ==
-          "value 8 at 1000ms");
+LOOP_TEST_CASE("wait_for: a future resolved in time gives its value") {
+    test_support::TestLoop<LoopKind> s;
+    Future<int> future = s.loop.template create_future<int>();
+    s.loop.call_later(1ms, [future]() mutable { future.set_result(8); });
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of(
+              [&] { return wait_for(future, 2s); }))) == timed<LoopKind>("value 8 at 1ms"));
 }
 
-TEST_CASE("wait_for: on expiry an awaited task is cancelled") {
-    Sim s;
+LOOP_TEST_CASE("wait_for: on expiry an awaited task is cancelled") {
+    test_support::TestLoop<LoopKind> s;
     Events events;
     Task<int> task = s.loop.create_task(value_after_noting_cancel(10s, 1, &events));
-    CHECK(s.loop.run_until_complete(outcome_of([&] { return wait_for(task, 3s); })) ==
-          "TimeoutError at 3000ms");
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of(
+              [&] { return wait_for(task, 3ms); }))) == timed<LoopKind>("TimeoutError at 3ms"));
     CHECK(task.cancelled());
-    CHECK(joined(events) == joined({"body cancelled at 3000ms"}));
+    CHECK(timed<LoopKind>(joined(events)) == timed<LoopKind>(joined({"body cancelled at 3ms"})));
 }
 
-TEST_CASE("wait_for: a delay <= 0 never starts the coroutine and raises TimeoutError") {
-    Sim s;
+LOOP_TEST_CASE("wait_for: a delay <= 0 never starts the coroutine and raises TimeoutError") {
+    test_support::TestLoop<LoopKind> s;
     bool ran = false;
-    CHECK(s.loop.run_until_complete(outcome_of(
-              [&] { return wait_for(mark_and_return(&ran), 0s); })) == "TimeoutError at 0ms");
-    CHECK(s.loop.run_until_complete(outcome_of(
-              [&] { return wait_for(mark_and_return(&ran), -1s); })) == "TimeoutError at 0ms");
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return wait_for(mark_and_return(&ran), 0s);
+          }))) == timed<LoopKind>("TimeoutError at 0ms"));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return wait_for(mark_and_return(&ran), -1s);
+          }))) == timed<LoopKind>("TimeoutError at 0ms"));
     CHECK_FALSE(ran);
     CHECK_FALSE(s.log.contains("never awaited"));
 }
 
-TEST_CASE("wait_for: a delay <= 0 returns the value of a done future and cancels a pending one") {
-    Sim s;
-    Future<int> done = s.loop.create_future<int>();
+LOOP_TEST_CASE(
+    "wait_for: a delay <= 0 returns the value of a done future and cancels a pending one") {
+    test_support::TestLoop<LoopKind> s;
+    Future<int> done = s.loop.template create_future<int>();
     done.set_result(4);
-    CHECK(s.loop.run_until_complete(outcome_of([&] { return wait_for(done, 0s); })) ==
-          "value 4 at 0ms");
-    Future<int> pending = s.loop.create_future<int>();
-    CHECK(s.loop.run_until_complete(outcome_of([&] { return wait_for(pending, 0s); })) ==
-          "TimeoutError at 0ms");
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of(
+              [&] { return wait_for(done, 0s); }))) == timed<LoopKind>("value 4 at 0ms"));
+    Future<int> pending = s.loop.template create_future<int>();
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of(
+              [&] { return wait_for(pending, 0s); }))) == timed<LoopKind>("TimeoutError at 0ms"));
     CHECK(pending.cancelled());
 }
 
-TEST_CASE("timeout: a task stuck forever is released by its timeout") {
-    Sim s;
-    CHECK(s.loop.run_until_complete(outcome([]() -> Coro<int> {
-        co_await timeout(4s, wait_forever());
-        co_return 0;
-    }())) == "TimeoutError at 4000ms");
+LOOP_TEST_CASE("timeout: a task stuck forever is released by its timeout") {
+    test_support::TestLoop<LoopKind> s;
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome([]() -> Coro<int> {
+              co_await timeout(4ms, wait_forever());
+              co_return 0;
+          }()))) == timed<LoopKind>("TimeoutError at 4ms"));
 }
 
-TEST_CASE("wait_for: the time limit starts when the wait_for is awaited, as for a coroutine") {
-    Sim s;
-    Future<int> future = s.loop.create_future<int>();
-    CHECK(s.loop.run_until_complete(wait_for_awaited_later(future, 2s, 1s)) ==
-          "TimeoutError at 3000ms");
+LOOP_TEST_CASE("wait_for: the time limit starts when the wait_for is awaited, as for a coroutine") {
+    test_support::TestLoop<LoopKind> s;
+    const Duration start = s.loop.time();
+    Future<int> future = s.loop.template create_future<int>();
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(wait_for_awaited_later(future, 2ms, 1ms))) ==
+          timed<LoopKind>("TimeoutError at 3ms"));
     CHECK(future.cancelled());
+    CHECK(elapsed_is<LoopKind>(s.loop, start, 3ms));
 }
 
-TEST_CASE("wait_for: a wait_for on a future can be made before the loop runs") {
-    Sim s;
-    Future<int> future = s.loop.create_future<int>();
-    s.loop.call_later(1s, [future]() mutable { future.set_result(2); });
+LOOP_TEST_CASE("wait_for: a wait_for on a future can be made before the loop runs") {
+    test_support::TestLoop<LoopKind> s;
+    Future<int> future = s.loop.template create_future<int>();
+    s.loop.call_later(1ms, [future]() mutable { future.set_result(2); });
     std::optional<Coro<int>> limited;
     CHECK_NOTHROW(limited.emplace(wait_for(future, 5s)));
     if (limited)
-        CHECK(s.loop.run_until_complete(outcome(std::move(*limited))) == "value 2 at 1000ms");
+        CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome(std::move(*limited)))) ==
+              timed<LoopKind>("value 2 at 1ms"));
 }
 
-TEST_CASE("timeout: a zero limit around a body that never suspends returns its value") {
-    Sim s;
-    CHECK(s.loop.run_until_complete(outcome_of([] { return timeout(0s, immediately(9)); })) ==
-          "value 9 at 0ms");
+LOOP_TEST_CASE("timeout: a zero limit around a body that never suspends returns its value") {
+    test_support::TestLoop<LoopKind> s;
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of(
+              [] { return timeout(0s, immediately(9)); }))) == timed<LoopKind>("value 9 at 0ms"));
 }
+
+TEST_SUITE_END();

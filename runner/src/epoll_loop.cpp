@@ -130,7 +130,8 @@ void EpollLoop::wake_up() noexcept {
 }
 
 std::shared_ptr<Executor> EpollLoop::make_default_executor() {
-    return std::make_shared<ThreadPool>(ThreadPoolOptions{.max_workers = options_.executor_workers});
+    return std::make_shared<ThreadPool>(
+        ThreadPoolOptions{.max_workers = options_.executor_workers});
 }
 
 void EpollLoop::on_close() {
@@ -168,9 +169,9 @@ void EpollLoop::watch(int fd, std::function<void()> callback, bool for_reading) 
     if (!callback)
         throw ValueError(for_reading ? "add_reader() needs a callback"
                                      : "add_writer() needs a callback");
-    auto handle = make_io_handle(std::move(callback),
-                                 (for_reading ? "reader of fd " : "writer of fd ") +
-                                     std::to_string(fd));
+    auto handle =
+        make_io_handle(std::move(callback),
+                       (for_reading ? "reader of fd " : "writer of fd ") + std::to_string(fd));
     Watch& watch = watches_[fd];
     std::shared_ptr<detail::HandleState>& slot = for_reading ? watch.reader : watch.writer;
     std::shared_ptr<detail::HandleState> replaced = std::move(slot);

@@ -1,10 +1,9 @@
 #include "simrun/event_loop.hpp"
 
-#include "simrun/epoll_loop.hpp"
-
 #include <cstdio>
 #include <cstdlib>
 
+#include "simrun/epoll_loop.hpp"
 #include "simrun/gather.hpp"
 #include "simrun/timeout.hpp"
 
@@ -52,8 +51,7 @@ struct EventLoop::RunningScope {
 };
 
 EventLoop::EventLoop()
-    : anchor_(std::make_shared<detail::LoopAnchor>(this)),
-      debug_(debug_mode_from_environment()) {}
+    : anchor_(std::make_shared<detail::LoopAnchor>(this)), debug_(debug_mode_from_environment()) {}
 
 EventLoop::~EventLoop() {
     detach_anchor();

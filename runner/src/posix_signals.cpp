@@ -23,10 +23,10 @@ namespace {
 // Process-wide state shared with the C signal handler. Only lock-free atomics and static storage:
 // the handler may interrupt anything, so it must not allocate, lock or touch a map.
 struct SignalSlot {
-    std::atomic<EventLoop*> loop{nullptr};       // the loop to wake
-    std::atomic<std::uint64_t> id{0};            // the installed handler (0: none of ours)
-    std::atomic<std::uint32_t> pending{0};       // arrivals not yet dispatched
-    std::atomic<std::uint32_t> arrivals{0};      // arrivals since installation
+    std::atomic<EventLoop*> loop{nullptr};         // the loop to wake
+    std::atomic<std::uint64_t> id{0};              // the installed handler (0: none of ours)
+    std::atomic<std::uint32_t> pending{0};         // arrivals not yet dispatched
+    std::atomic<std::uint32_t> arrivals{0};        // arrivals since installation
     std::atomic<std::int64_t> escalate_after{-1};  // nanoseconds; negative: never escalate
 };
 

@@ -210,9 +210,8 @@ class EventLoop {
         // The job may outlive the loop (a hung worker): it reaches the loop only through the
         // anchor, and hands its reference to the future over to the loop thread.
         executor.submit(ExecutorJob{
-            std::move(job_name),
-            [anchor = anchor_, state = std::move(state), delivery = std::move(delivery),
-             fn = std::move(fn)]() mutable {
+            std::move(job_name), [anchor = anchor_, state = std::move(state),
+                                  delivery = std::move(delivery), fn = std::move(fn)]() mutable {
                 std::function<void()> deliver;
                 try {
                     if constexpr (std::is_void_v<R>) {

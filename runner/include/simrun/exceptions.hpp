@@ -5,8 +5,8 @@
 
 #include <exception>
 #include <stdexcept>
-#include <system_error>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace simrun {
