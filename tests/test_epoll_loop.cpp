@@ -320,6 +320,14 @@ TEST_CASE("add_signal_handler runs the callback on the loop for a real signal") 
     CHECK(s.loop.signals().disposition(SIGUSR1) == SignalDisposition::default_action);
 }
 
+TEST_CASE("closing the loop removes its signal handlers, as asyncio's close() does") {
+    test_support::TestLoop<test_support::EpollKind> s;
+    s.loop.add_signal_handler(SIGUSR1, [] {});
+    CHECK(s.loop.signals().disposition(SIGUSR1) == SignalDisposition::handler);
+    s.loop.close();
+    CHECK(s.loop.signals().disposition(SIGUSR1) == SignalDisposition::default_action);
+}
+
 TEST_CASE("removing a handler puts back the disposition that was there before") {
     struct sigaction ignore {};
     ignore.sa_handler = SIG_IGN;

@@ -73,7 +73,8 @@ EpollLoop::~EpollLoop() {
         } catch (...) {  // a destructor never throws
         }
     }
-    // No executor job may wake us once the descriptors are gone.
+    // Neither a signal nor an executor job may wake us once the descriptors are gone.
+    signals_.restore_all();
     detach_anchor();
     ::close(wake_fd_);
     ::close(epoll_fd_);
@@ -135,6 +136,7 @@ std::shared_ptr<Executor> EpollLoop::make_default_executor() {
 }
 
 void EpollLoop::on_close() {
+    signals_.restore_all();  // as asyncio's close() removes the loop's signal handlers
     for (auto& [fd, watch] : watches_) {
         if (watch.reader)
             watch.reader->cancelled.store(true, std::memory_order_relaxed);

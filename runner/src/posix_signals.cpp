@@ -178,13 +178,16 @@ void check_signal_number(int signum) {
 }  // namespace
 
 PosixSignals::~PosixSignals() {
-    std::vector<int> signums;
-    for (const auto& [signum, entry] : installed_)
-        signums.push_back(signum);
-    for (int signum : signums) {
+    restore_all();
+}
+
+void PosixSignals::restore_all() noexcept {
+    while (!installed_.empty()) {
+        const int signum = installed_.begin()->first;
         try {
             restore_default(signum);
-        } catch (...) {  // a destructor never throws
+        } catch (...) {  // only an invalid number throws, and ours are valid: forget it anyway
+            installed_.erase(signum);
         }
     }
 }

@@ -53,6 +53,9 @@ class PosixSignals final : public SignalPort {
     /// merged into the one that threw (a real process merges a signal that is already
     /// pending), and the exception propagates.
     void dispatch_pending() override;
+    /// restore_default() for every signal this port installed (the loop's close() and
+    /// destructor call it: after that no signal reaches the loop).
+    void restore_all() noexcept;
 
   private:
     struct Installed {
