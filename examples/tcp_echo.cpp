@@ -26,8 +26,10 @@ namespace {
 class Socket {
   public:
     explicit Socket(int fd) : fd_(fd) {
-        if (fd_ < 0)
-            throw OSError(errno, "socket");
+        if (fd_ < 0) {
+            const int error = errno;  // before anything else can change it
+            throw OSError(error, "socket");
+        }
     }
     ~Socket() {
         if (fd_ >= 0)
@@ -62,10 +64,14 @@ Socket listen_on(std::uint16_t port, std::uint16_t& bound_port) {
     ::setsockopt(listener.fd(), SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
     sockaddr_storage address = loopback(port);
     socklen_t length = sizeof(sockaddr_in);
-    if (::bind(listener.fd(), reinterpret_cast<sockaddr*>(&address), length) != 0)
-        throw OSError(errno, "bind to 127.0.0.1:" + std::to_string(port));
-    if (::listen(listener.fd(), 128) != 0)
-        throw OSError(errno, "listen");
+    if (::bind(listener.fd(), reinterpret_cast<sockaddr*>(&address), length) != 0) {
+        const int error = errno;  // before anything else can change it
+        throw OSError(error, "bind to 127.0.0.1:" + std::to_string(port));
+    }
+    if (::listen(listener.fd(), 128) != 0) {
+        const int error = errno;  // before anything else can change it
+        throw OSError(error, "listen");
+    }
     ::getsockname(listener.fd(), reinterpret_cast<sockaddr*>(&address), &length);
     bound_port = ntohs(reinterpret_cast<sockaddr_in*>(&address)->sin_port);
     return listener;

@@ -304,6 +304,31 @@ TEST_CASE("cancelling a sock_recv stops watching the descriptor") {
     CHECK(static_cast<EpollLoop&>(s.loop).watched_descriptors() == 0);
 }
 
+namespace {
+Coro<std::string> recv_within(int fd, Duration limit) {
+    co_return co_await wait_for(sock_recv(fd, 10), limit);
+}
+}  // namespace
+
+TEST_CASE("a cancelled waiter does not remove the reader of the waiter that replaced it") {
+    test_support::TestLoop<test_support::EpollKind> s;
+    SocketPair pair;
+    Task<std::string> first = s.loop.create_task(sock_recv(pair.fds[0], 10));
+    s.loop.run_until_complete(sleep(1ms));
+    Task<std::string> second = s.loop.create_task(recv_within(pair.fds[0], 5s));
+    s.loop.run_until_complete(sleep(1ms));
+    first.cancel();  // its registration was replaced by the second waiter's
+    CHECK(thrown<CancelledError>([&] { s.loop.run_until_complete(first); }).has_value());
+    REQUIRE(::write(pair.fds[1], "x", 1) == 1);
+    CHECK(s.loop.run_until_complete(second) == "x");
+}
+
+TEST_CASE("a signal handler that could not be installed is not recorded") {
+    test_support::TestLoop<test_support::EpollKind> s;
+    CHECK(thrown<ValueError>([&] { s.loop.add_signal_handler(SIGKILL, [] {}); }).has_value());
+    CHECK_FALSE(s.loop.remove_signal_handler(SIGKILL));
+}
+
 TEST_CASE("add_signal_handler runs the callback on the loop for a real signal") {
     test_support::TestLoop<test_support::EpollKind> s;
     int handled = 0;

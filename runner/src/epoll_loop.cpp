@@ -14,8 +14,9 @@ namespace {
 
 constexpr std::size_t max_events_per_wait = 256;
 
-// epoll_pwait2 (nanosecond timeouts) needs Linux 5.11; older kernels get epoll_wait with the
-// timeout rounded up to a millisecond, so that a timer is never polled for before it is due.
+// epoll_pwait2 (nanosecond timeouts) needs Linux 5.11 (and a seccomp profile that allows it); else
+// epoll_wait with the timeout rounded up to a millisecond, so that a timer is never polled for
+// before it is due.
 int wait_on_epoll(int epoll_fd, epoll_event* events, int capacity,
                   std::optional<Duration> timeout) {
     static std::atomic<bool> pwait2_missing{false};
@@ -24,7 +25,8 @@ int wait_on_epoll(int epoll_fd, epoll_event* events, int capacity,
         timespec limit{static_cast<time_t>(nanoseconds / 1'000'000'000),
                        static_cast<long>(nanoseconds % 1'000'000'000)};
         int ready = ::epoll_pwait2(epoll_fd, events, capacity, &limit, nullptr);
-        if (ready >= 0 || errno != ENOSYS)
+        // ENOSYS: kernel before 5.11; EPERM: a seccomp profile that does not know the call.
+        if (ready >= 0 || (errno != ENOSYS && errno != EPERM))
             return ready;
         pwait2_missing.store(true, std::memory_order_relaxed);
     }
@@ -46,8 +48,10 @@ void check_descriptor(int fd) {
 EpollLoop::EpollLoop(EpollLoopOptions options)
     : options_(options), signals_(*this), events_(max_events_per_wait) {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
-    if (epoll_fd_ < 0)
-        throw OSError(errno, "epoll_create1");
+    if (epoll_fd_ < 0) {
+        const int error = errno;  // before anything else can change it
+        throw OSError(error, "epoll_create1");
+    }
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) {
         const int error = errno;
@@ -93,7 +97,10 @@ void EpollLoop::wait_for_events(std::optional<Duration> timeout) {
     if (ready < 0) {
         if (errno == EINTR)
             return;  // a signal: the handler recorded it and the loop dispatches it next
-        throw OSError(errno, "epoll_wait");
+        {
+            const int error = errno;  // before anything else can change it
+            throw OSError(error, "epoll_wait");
+        }
     }
     for (int index = 0; index < ready; ++index) {
         const epoll_event& event = events_[static_cast<std::size_t>(index)];
@@ -149,12 +156,12 @@ void EpollLoop::on_close() {
 
 // ---- readers and writers ----------------------------------------------------------------------
 
-void EpollLoop::add_reader(int fd, std::function<void()> callback) {
-    watch(fd, std::move(callback), true);
+Handle EpollLoop::add_reader(int fd, std::function<void()> callback) {
+    return watch(fd, std::move(callback), true);
 }
 
-void EpollLoop::add_writer(int fd, std::function<void()> callback) {
-    watch(fd, std::move(callback), false);
+Handle EpollLoop::add_writer(int fd, std::function<void()> callback) {
+    return watch(fd, std::move(callback), false);
 }
 
 bool EpollLoop::remove_reader(int fd) {
@@ -165,7 +172,7 @@ bool EpollLoop::remove_writer(int fd) {
     return unwatch(fd, false);
 }
 
-void EpollLoop::watch(int fd, std::function<void()> callback, bool for_reading) {
+Handle EpollLoop::watch(int fd, std::function<void()> callback, bool for_reading) {
     check_closed();
     check_descriptor(fd);
     if (!callback)
@@ -177,7 +184,7 @@ void EpollLoop::watch(int fd, std::function<void()> callback, bool for_reading) 
     Watch& watch = watches_[fd];
     std::shared_ptr<detail::HandleState>& slot = for_reading ? watch.reader : watch.writer;
     std::shared_ptr<detail::HandleState> replaced = std::move(slot);
-    slot = std::move(handle);
+    slot = handle;
     try {
         update_registration(fd, watch);
     } catch (...) {
@@ -188,6 +195,7 @@ void EpollLoop::watch(int fd, std::function<void()> callback, bool for_reading) 
     }
     if (replaced)
         replaced->cancelled.store(true, std::memory_order_relaxed);
+    return Handle(std::move(handle));
 }
 
 bool EpollLoop::unwatch(int fd, bool for_reading) {
@@ -226,8 +234,10 @@ void EpollLoop::update_registration(int fd, Watch& watch) {
     if (wanted == 0) {
         result = ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
         watch.registered = 0;
-        if (result != 0 && errno != EBADF && errno != ENOENT)
-            throw OSError(errno, "epoll_ctl(DEL, fd " + std::to_string(fd) + ")");
+        if (result != 0 && errno != EBADF && errno != ENOENT) {
+            const int error = errno;  // before anything else can change it
+            throw OSError(error, "epoll_ctl(DEL, fd " + std::to_string(fd) + ")");
+        }
         return;
     }
     if (watch.registered == 0) {
@@ -239,8 +249,10 @@ void EpollLoop::update_registration(int fd, Watch& watch) {
         if (result != 0 && errno == ENOENT)  // closed and reopened: register anew
             result = ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event);
     }
-    if (result != 0)
-        throw OSError(errno, "epoll_ctl(fd " + std::to_string(fd) + ")");
+    if (result != 0) {
+        const int error = errno;  // before anything else can change it
+        throw OSError(error, "epoll_ctl(fd " + std::to_string(fd) + ")");
+    }
     watch.registered = wanted;
 }
 

@@ -91,10 +91,10 @@ namespace {
 }
 }  // namespace
 
-void EventLoop::add_reader(int, std::function<void()>) {
+Handle EventLoop::add_reader(int, std::function<void()>) {
     no_file_descriptors("add_reader");
 }
-void EventLoop::add_writer(int, std::function<void()>) {
+Handle EventLoop::add_writer(int, std::function<void()>) {
     no_file_descriptors("add_writer");
 }
 bool EventLoop::remove_reader(int) {
@@ -400,13 +400,16 @@ void EventLoop::close() {
         return;
     if (debug_)
         log(LogLevel::debug, "Close <EventLoop running=False closed=False debug=True>");
+    std::vector<std::shared_ptr<detail::HandleState>> dropped;
     {
         std::lock_guard lock(threadsafe_mutex_);
         closed_ = true;
-        threadsafe_queue_.clear();
+        dropped.swap(threadsafe_queue_);
     }
+    dropped.clear();  // outside the lock: a callback's destructor may post again (and fail)
     ready_.clear();
     timers_.clear();
+    loop_signal_handlers_.clear();  // the loop's on_close() restores the dispositions
     asyncgen_finalizers_.clear();
     asyncgens_finalizing_.clear();
     executor_shutdown_called_ = true;
@@ -652,11 +655,11 @@ void EventLoop::add_signal_handler(int signum, std::function<void()> callback) {
     check_closed();
     if (!callback)
         throw ValueError("add_signal_handler() needs a callback");
-    loop_signal_handlers_[signum] = callback;
-    signals().install(signum, [this, callback = std::move(callback)] {
+    signals().install(signum, [this, callback] {
         if (!closed_)
             call_soon(callback);
     });
+    loop_signal_handlers_[signum] = std::move(callback);  // only once installed
 }
 
 bool EventLoop::remove_signal_handler(int signum) {

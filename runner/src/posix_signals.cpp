@@ -39,10 +39,19 @@ static_assert(std::atomic<EventLoop*>::is_always_lock_free);
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);
 static_assert(std::atomic<std::int64_t>::is_always_lock_free);
 
+// Every signal except the synchronous ones (a fault in this thread must still reach crash
+// handlers and sanitizers) and SIGPROF (profilers sample every thread).
+sigset_t asynchronous_signals() noexcept {
+    sigset_t set;
+    sigfillset(&set);
+    for (int synchronous : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGPROF})
+        sigdelset(&set, synchronous);
+    return set;
+}
+
 void block_all_signals_in_this_thread() noexcept {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    sigset_t set = asynchronous_signals();
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
 // The watchdog of the second-signal rule: sleeps on a semaphore (sem_post is async-signal-safe)
@@ -59,11 +68,16 @@ class Watchdog {
         if (thread_.joinable())
             return;
         // The thread inherits the signal mask: block everything around its creation.
-        sigset_t all;
+        sigset_t all = asynchronous_signals();
         sigset_t previous;
-        sigfillset(&all);
         pthread_sigmask(SIG_BLOCK, &all, &previous);
-        thread_ = std::thread([this] { run(); });
+        try {
+            thread_ = std::thread([this] { run(); });
+        } catch (const std::exception& error) {
+            pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+            throw ValueError(std::string("cannot start the signal watchdog thread: ") +
+                             error.what());
+        }
         pthread_sigmask(SIG_SETMASK, &previous, nullptr);
         running_.store(true, std::memory_order_release);
     }
@@ -76,6 +90,7 @@ class Watchdog {
         if (!armed_.compare_exchange_strong(expected, true))
             return;  // already counting down
         signum_.store(signum);
+        installation_.store(signal_slots[signum].id.load());
         generation_.store(dispatch_generation.load());
         sem_post(&wake_);
     }
@@ -110,11 +125,15 @@ class Watchdog {
                 return;
             const int signum = signum_.load();
             const std::uint64_t generation = generation_.load();
+            const std::uint64_t installation = installation_.load();
             SignalSlot& slot = signal_slots[signum];
             const std::int64_t deadline = now_ns() + std::max<std::int64_t>(0, slot.escalate_after);
             bool loop_got_back = false;
             for (;;) {
-                if (dispatch_generation.load() != generation || stopping_.load()) {
+                // The loop dispatched, or the handler that counted the arrivals is gone (a new
+                // installation starts counting anew): either way the loop is not stuck.
+                if (dispatch_generation.load() != generation || stopping_.load() ||
+                    slot.id.load() != installation) {
                     loop_got_back = true;
                     break;
                 }
@@ -126,7 +145,7 @@ class Watchdog {
                 timespec pause{0, static_cast<long>(slice)};
                 nanosleep(&pause, nullptr);
             }
-            if (!loop_got_back && slot.id.load() != 0) {
+            if (!loop_got_back) {
                 static const char message[] =
                     "simrun: the event loop did not get back from a callback within the grace "
                     "period after a repeated signal; ending the process with the signal's "
@@ -150,6 +169,7 @@ class Watchdog {
     std::atomic<bool> stopping_{false};
     std::atomic<int> signum_{0};
     std::atomic<std::uint64_t> generation_{0};
+    std::atomic<std::uint64_t> installation_{0};
 };
 
 extern "C" void simrun_record_signal(int signum) {
@@ -199,8 +219,10 @@ bool PosixSignals::on_main_thread() const {
 SignalDisposition PosixSignals::disposition(int signum) const {
     check_signal_number(signum);
     struct sigaction current {};
-    if (sigaction(signum, nullptr, &current) != 0)
-        throw ValueError("sigaction(" + signal_text(signum) + "): " + std::strerror(errno));
+    if (sigaction(signum, nullptr, &current) != 0) {
+        const int error = errno;
+        throw ValueError("sigaction(" + signal_text(signum) + "): " + std::strerror(error));
+    }
     if ((current.sa_flags & SA_SIGINFO) == 0) {
         if (current.sa_handler == SIG_DFL)
             return SignalDisposition::default_action;
@@ -226,6 +248,7 @@ std::uint64_t PosixSignals::install(int signum, std::function<void()> handler,
         Watchdog::instance().start();
 
     const bool first = installed_.find(signum) == installed_.end();
+    const bool superseding_another_port = first && signal_slots[signum].id.load() != 0;
     Installed entry;
     entry.handler = std::move(handler);
     entry.id = next_handler_id.fetch_add(1);
@@ -249,6 +272,14 @@ std::uint64_t PosixSignals::install(int signum, std::function<void()> handler,
         slot.loop.store(nullptr);
         throw ValueError("sigaction(" + signal_text(signum) + "): " + std::strerror(error));
     }
+    if (superseding_another_port && (entry.previous.sa_flags & SA_SIGINFO) == 0 &&
+        entry.previous.sa_handler == simrun_record_signal) {
+        // Another loop's recording handler: putting it back later would leave a handler that
+        // records for nobody. Put back the default action instead.
+        entry.previous = {};
+        entry.previous.sa_handler = SIG_DFL;
+        sigemptyset(&entry.previous.sa_mask);
+    }
     const std::uint64_t id = entry.id;
     installed_[signum] = std::move(entry);
     return id;
@@ -268,13 +299,8 @@ bool PosixSignals::is_installed(int signum, std::uint64_t id) const {
 void PosixSignals::restore_default(int signum) {
     check_signal_number(signum);
     auto found = installed_.find(signum);
-    if (found == installed_.end()) {
-        struct sigaction default_action {};
-        default_action.sa_handler = SIG_DFL;
-        sigemptyset(&default_action.sa_mask);
-        sigaction(signum, &default_action, nullptr);
-        return;
-    }
+    if (found == installed_.end())
+        return;  // not ours: whatever is installed belongs to someone else
     SignalSlot& slot = signal_slots[signum];
     if (slot.id.load() == found->second.id) {
         // Disposition first, then the slot: an arrival in between is recorded and dropped.
@@ -296,6 +322,9 @@ void PosixSignals::dispatch_pending() {
     for (std::size_t index = 0; index < signums.size(); ++index) {
         const int signum = signums[index];
         SignalSlot& slot = signal_slots[signum];
+        auto owned = installed_.find(signum);
+        if (owned == installed_.end() || slot.id.load() != owned->second.id)
+            continue;  // another loop installed its own since: its arrivals are its own
         for (std::uint32_t arrivals = slot.pending.exchange(0); arrivals > 0; --arrivals) {
             auto found = installed_.find(signum);
             if (found == installed_.end() || slot.id.load() != found->second.id)

@@ -12,8 +12,10 @@ namespace {
 
 void check_non_blocking(int fd) {
     const int flags = ::fcntl(fd, F_GETFL);
-    if (flags < 0)
-        throw OSError(errno, "fcntl(F_GETFL) on fd " + std::to_string(fd));
+    if (flags < 0) {
+        const int error = errno;  // before anything else can change it
+        throw OSError(error, "fcntl(F_GETFL) on fd " + std::to_string(fd));
+    }
     if ((flags & O_NONBLOCK) == 0)
         throw ValueError("the socket must be non-blocking (fd " + std::to_string(fd) + ")");
 }
@@ -30,21 +32,21 @@ Coro<void> wait_ready(int fd, bool for_reading) {
         if (!state->done())
             state->set_result();
     };
-    if (for_reading) {
-        loop.add_reader(fd, wake);
-    } else {
-        loop.add_writer(fd, wake);
-    }
+    Handle registration = for_reading ? loop.add_reader(fd, wake) : loop.add_writer(fd, wake);
     std::exception_ptr error;
     try {
         co_await ready;
     } catch (...) {
         error = std::current_exception();
     }
-    if (for_reading) {
-        loop.remove_reader(fd);
-    } else {
-        loop.remove_writer(fd);
+    // Only our own registration: another waiter on this descriptor may have replaced it (as
+    // asyncio, which removes the reader only if its handle was not cancelled).
+    if (!registration.cancelled()) {
+        if (for_reading) {
+            loop.remove_reader(fd);
+        } else {
+            loop.remove_writer(fd);
+        }
     }
     if (error)
         std::rethrow_exception(error);
@@ -118,10 +120,10 @@ Coro<void> sock_sendall(int fd, std::string data) {
     }
 }
 
-Coro<void> sock_connect(int fd, const sockaddr_storage& address, socklen_t address_length) {
+Coro<void> sock_connect(int fd, sockaddr_storage address, socklen_t address_length) {
+    // `address` is taken by value: a Coro starts later, when the caller's copy may be gone.
     check_non_blocking(fd);
-    const sockaddr_storage target = address;  // the caller's copy may not outlive the wait
-    if (::connect(fd, reinterpret_cast<const sockaddr*>(&target), address_length) == 0)
+    if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), address_length) == 0)
         co_return;
     const int error = errno;
     if (error != EINPROGRESS && error != EINTR)
@@ -129,8 +131,10 @@ Coro<void> sock_connect(int fd, const sockaddr_storage& address, socklen_t addre
     co_await wait_ready(fd, false);
     int result = 0;
     socklen_t length = sizeof result;
-    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &length) != 0)
-        throw OSError(errno, "getsockopt(SO_ERROR) on fd " + std::to_string(fd));
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &result, &length) != 0) {
+        const int error = errno;  // before anything else can change it
+        throw OSError(error, "getsockopt(SO_ERROR) on fd " + std::to_string(fd));
+    }
     if (result != 0)
         throw OSError(result, "connect on fd " + std::to_string(fd));
 }

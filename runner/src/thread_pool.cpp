@@ -24,8 +24,12 @@ namespace {
 class AllSignalsBlocked {
   public:
     AllSignalsBlocked() noexcept {
+        // Not the synchronous signals (a fault in a job must still reach crash handlers and
+        // sanitizers) nor SIGPROF (profilers sample every thread).
         sigset_t all;
         sigfillset(&all);
+        for (int synchronous : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS, SIGPROF})
+            sigdelset(&all, synchronous);
         pthread_sigmask(SIG_BLOCK, &all, &previous_);
     }
     ~AllSignalsBlocked() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }

@@ -46,8 +46,8 @@ class EpollLoop final : public EventLoop {
     /// Level-triggered: the callback runs at every iteration while `fd` stays readable. One
     /// reader per descriptor (a second add_reader replaces the first). ValueError for a
     /// negative fd; OSError if epoll refuses the descriptor (e.g. a regular file).
-    void add_reader(int fd, std::function<void()> callback) override;
-    void add_writer(int fd, std::function<void()> callback) override;
+    Handle add_reader(int fd, std::function<void()> callback) override;
+    Handle add_writer(int fd, std::function<void()> callback) override;
     bool remove_reader(int fd) override;
     bool remove_writer(int fd) override;
 
@@ -67,7 +67,7 @@ class EpollLoop final : public EventLoop {
         std::uint32_t registered = 0;  // the epoll event mask currently registered
     };
     void update_registration(int fd, Watch& watch);
-    void watch(int fd, std::function<void()> callback, bool for_reading);
+    Handle watch(int fd, std::function<void()> callback, bool for_reading);
     bool unwatch(int fd, bool for_reading);
     void drain_wake_descriptor() noexcept;
 

@@ -261,9 +261,10 @@ class EventLoop {
     /// Runs `callback` (at the loop's next iteration, repeatedly) while `fd` is readable;
     /// replaces an earlier reader of `fd`. The simulation loop has no file descriptors and
     /// throws RuntimeError.
-    virtual void add_reader(int fd, std::function<void()> callback);
+    /// The handle is cancelled once this reader is removed or replaced.
+    virtual Handle add_reader(int fd, std::function<void()> callback);
     /// As add_reader, for writability.
-    virtual void add_writer(int fd, std::function<void()> callback);
+    virtual Handle add_writer(int fd, std::function<void()> callback);
     /// Stops watching `fd` for reading; false if it had no reader. Call it before closing fd.
     virtual bool remove_reader(int fd);
     /// Stops watching `fd` for writing; false if it had no writer.

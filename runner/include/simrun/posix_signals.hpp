@@ -46,7 +46,7 @@ class PosixSignals final : public SignalPort {
     bool is_installed(int signum, std::uint64_t id) const override;
     /// Puts back the disposition `signum` had before this port first installed a handler for
     /// it (the default action if there was none), and forgets the handler. Arrivals recorded
-    /// but not yet dispatched are dropped.
+    /// but not yet dispatched are dropped. Does nothing for a signal this port did not install.
     void restore_default(int signum) override;
     /// Runs, on the loop thread, the handler once per recorded arrival of each signal, lowest
     /// signal number first. If a handler throws, further pending arrivals of that signal are

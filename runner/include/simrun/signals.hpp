@@ -43,7 +43,8 @@ class SignalPort {
                                   SignalHandlerOptions options = {}) = 0;
     /// True if the handler with `id` is still the one installed for `signum`.
     virtual bool is_installed(int signum, std::uint64_t id) const = 0;
-    /// Restores the default disposition of `signum`.
+    /// Restores the disposition `signum` had before this port installed a handler for it (the
+    /// default action if none); does nothing for a signal the port did not install.
     virtual void restore_default(int signum) = 0;
     /// Runs the handlers of signals that arrived (called by the loop at its safe points).
     virtual void dispatch_pending() = 0;

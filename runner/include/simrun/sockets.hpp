@@ -36,7 +36,7 @@ Coro<std::string> sock_recv(int fd, std::size_t max_bytes);
 /// Sends all of `data` (waiting for buffer space as often as needed).
 Coro<void> sock_sendall(int fd, std::string data);
 /// Connects `fd` to `address`; OSError (e.g. ECONNREFUSED) if the connection fails.
-Coro<void> sock_connect(int fd, const sockaddr_storage& address, socklen_t address_length);
+Coro<void> sock_connect(int fd, sockaddr_storage address, socklen_t address_length);
 /// Waits until `fd` is readable (or has an error or hang-up) on the running loop.
 Coro<void> wait_readable(int fd);
 /// Waits until `fd` is writable (or has an error or hang-up) on the running loop.
