@@ -40,7 +40,7 @@ add_config() {
 
 add_config gcc      g++     Debug
 add_config gcc-asan g++     Debug          -DSIMRUN_SANITIZE=address,undefined
-add_config clang    clang++ RelWithDebInfo
+add_config clang    clang++ RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O2  # optimised; no -g: faster
 # ThreadSanitizer for the real loop, the thread pool and the signal watchdog: the unit tests only
 # (the property tests and examples are single-threaded simulations; the install check is covered
 # by the other configurations), at -O1 without debug info to keep the build short.
