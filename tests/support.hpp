@@ -115,7 +115,6 @@ struct Sim {
 
 /// The simulation loop, as a loop kind.
 struct SimKind {
-    static constexpr const char* name = "sim";
     static constexpr bool is_sim = true;
     static std::shared_ptr<simrun::EventLoop> make() {
         return std::make_shared<simrun::sim::SimLoop>();
@@ -124,7 +123,6 @@ struct SimKind {
 
 /// The epoll loop, as a loop kind.
 struct EpollKind {
-    static constexpr const char* name = "epoll";
     static constexpr bool is_sim = false;
     static std::shared_ptr<simrun::EventLoop> make() {
         return std::make_shared<simrun::EpollLoop>();

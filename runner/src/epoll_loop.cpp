@@ -91,8 +91,8 @@ Duration EpollLoop::time() const {
 }
 
 void EpollLoop::wait_for_events(std::optional<Duration> timeout) {
-    if (has_pending_threadsafe())
-        timeout = Duration::zero();
+    // No check of the thread-safe queue here (it would lock its mutex every iteration): a
+    // queued callback always left the eventfd readable, so this wait returns at once.
     int ready = wait_on_epoll(epoll_fd_, events_.data(), static_cast<int>(events_.size()), timeout);
     if (ready < 0) {
         if (errno == EINTR)

@@ -67,7 +67,7 @@ bool EventLoop::post_through_anchor(const std::shared_ptr<detail::LoopAnchor>& a
     std::unique_lock lock(anchor->mutex);
     if (anchor->loop == nullptr) {
         lock.unlock();
-        return false;  // `callback` is destroyed by the caller's thread, outside the lock
+        return false;  // `callback` is destroyed by the caller, on its thread
     }
     return anchor->loop->post_if_open(std::move(callback), std::move(label));
 }

@@ -294,7 +294,8 @@ class EventLoop {
     /// Thread-safe: queues `callback` unless the loop is closed (then it is dropped).
     bool post_if_open(std::function<void()> callback, std::string label = {});
     /// Thread-safe, and safe after the loop was destroyed: post_if_open on the anchor's loop
-    /// if it still exists (else `callback` is dropped, on the calling thread).
+    /// if it still exists. Otherwise, or if that loop is closed, `callback` is destroyed on the
+    /// calling thread (an executor job's delivery then only releases a pending future).
     static bool post_through_anchor(const std::shared_ptr<detail::LoopAnchor>& anchor,
                                     std::function<void()> callback, std::string label = {});
     void timer_cancelled() noexcept { timers_.note_cancelled(); }
