@@ -48,13 +48,13 @@ endfunction()
 
 # simrun_add_library(<name> DIR <dir> EXPORT_NAME <export> [LINK <libs>...])
 #   Library from <dir>/include/**.hpp (public, installed as-is under the include
-#   dir) and <dir>/src/*.cpp. Adds alias simrun::<export>. If <dir>/src has no
+#   dir) and <dir>/src/**.cpp. Adds alias simrun::<export>. If <dir>/src has no
 #   .cpp files yet, the library is header-only (INTERFACE) instead.
 function(simrun_add_library name)
     cmake_parse_arguments(PARSE_ARGV 1 ARG "" "DIR;EXPORT_NAME" "LINK")
     file(GLOB_RECURSE headers CONFIGURE_DEPENDS
         "${ARG_DIR}/include/*.hpp" "${ARG_DIR}/include/*.h")
-    file(GLOB sources CONFIGURE_DEPENDS "${ARG_DIR}/src/*.cpp")
+    file(GLOB_RECURSE sources CONFIGURE_DEPENDS "${ARG_DIR}/src/*.cpp")
 
     if(sources)
         add_library(${name})  # STATIC unless BUILD_SHARED_LIBS=ON

@@ -45,6 +45,14 @@ std::string describe_exception(const std::exception_ptr& error) {
         if (*e.what() != '\0')
             text += std::string(": ") + e.what();
         return text;
+    } catch (const QueueEmpty&) {
+        return "QueueEmpty";
+    } catch (const QueueFull&) {
+        return "QueueFull";
+    } catch (const QueueShutDown&) {
+        return "QueueShutDown";
+    } catch (const BrokenBarrierError& e) {
+        return std::string("BrokenBarrierError: ") + e.what();
     } catch (const TimeoutError& e) {
         return std::string("TimeoutError: ") + e.what();
     } catch (const OSError& e) {

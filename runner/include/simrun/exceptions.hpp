@@ -113,6 +113,31 @@ class ExceptionGroup : public std::runtime_error {
     std::vector<std::exception_ptr> exceptions_;
 };
 
+/// Queue::get_nowait() on an empty queue (asyncio.QueueEmpty). Carries no message, as in asyncio.
+class QueueEmpty : public std::runtime_error {
+  public:
+    QueueEmpty() : std::runtime_error("") {}
+};
+
+/// Queue::put_nowait() on a full queue (asyncio.QueueFull). Carries no message.
+class QueueFull : public std::runtime_error {
+  public:
+    QueueFull() : std::runtime_error("") {}
+};
+
+/// A put on a shut-down queue, or a get on a shut-down queue with nothing left
+/// (asyncio.QueueShutDown, new in Python 3.13). Carries no message.
+class QueueShutDown : public std::runtime_error {
+  public:
+    QueueShutDown() : std::runtime_error("") {}
+};
+
+/// Barrier::wait() on a broken or reset barrier (asyncio.BrokenBarrierError, a RuntimeError).
+class BrokenBarrierError : public RuntimeError {
+  public:
+    using RuntimeError::RuntimeError;
+};
+
 /// A missing key, e.g. ContextVar::get() with no value and no default.
 class LookupError : public std::runtime_error {
   public:

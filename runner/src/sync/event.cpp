@@ -1,4 +1,4 @@
-#include "simrun/event.hpp"
+#include "simrun/sync/event.hpp"
 
 #include "simrun/event_loop.hpp"
 
