@@ -1,6 +1,6 @@
 #pragma once
 // The reference model: what run() must do with a Program, derived from the Runner's rules in
-// ../shared/SEMANTICS.md (sections 1-3) and docs/semantics.md (SIGINT), not from the code. It only
+// docs/semantics.md (the Runner, SIGINT, cancellation), not from the code. It only
 // follows the main task, whose timeline is known in advance (children never block it); the
 // children's behaviour is covered by the invariants instead.
 
