@@ -1,4 +1,4 @@
-// Task cancellation, asyncio 3.13 rules (docs: SEMANTICS.md section 3).
+// Task cancellation, asyncio 3.13 rules (docs/semantics.md, "Cancellation").
 #include <stdexcept>
 #include <string>
 #include <type_traits>

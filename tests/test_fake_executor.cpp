@@ -1,5 +1,5 @@
 // FakeExecutor: run_in_executor in virtual time, cost models, workers, and the Runner's executor
-// shutdown timeout (SEMANTICS.md sections 1 and 6).
+// shutdown timeout (docs/semantics.md).
 #include <csignal>
 #include <optional>
 #include <set>

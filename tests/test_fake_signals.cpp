@@ -1,5 +1,5 @@
 // FakeSignals: injecting signals in virtual time or at a step, dispositions, the default action
-// (the simulated process ends) and loop.add_signal_handler (SEMANTICS.md section 6).
+// (the simulated process ends) and loop.add_signal_handler (docs/semantics.md, "The simulator").
 #include <csignal>
 #include <optional>
 #include <string>

@@ -1,4 +1,4 @@
-// The Runner's SIGINT rules (SEMANTICS.md section 2; cpython-runners.md 1.6-1.7), in virtual
+// The Runner's SIGINT rules (docs/semantics.md, "SIGINT"), in virtual
 // time: Ctrl-C cancels the main task, a second one gets you out, and a loop stuck in a tight
 // loop is escalated to the default action after the grace period.
 #include <csignal>

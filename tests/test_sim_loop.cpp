@@ -1,5 +1,5 @@
 // SimLoop: virtual time, deadlock reports, determinism, choice sources and the trace
-// (SEMANTICS.md section 6).
+// (docs/semantics.md, "The simulator").
 #include <csignal>
 #include <cstdint>
 #include <memory>
