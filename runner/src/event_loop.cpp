@@ -104,6 +104,11 @@ bool EventLoop::remove_writer(int) {
     no_file_descriptors("remove_writer");
 }
 
+io::Network& EventLoop::network() {
+    throw RuntimeError("this event loop has no network (open_connection() and start_server() "
+                       "need the epoll loop or the simulator)");
+}
+
 // ---- callbacks ------------------------------------------------------------------------------
 
 std::shared_ptr<detail::HandleState> EventLoop::make_handle(std::function<void()> callback,

@@ -31,6 +31,10 @@
 
 namespace simrun {
 
+namespace io {
+class Network;
+}
+
 /// Severity of a log line.
 enum class LogLevel { debug, info, warning, error };
 /// Receives the loop's log lines (default: standard error).
@@ -269,6 +273,12 @@ class EventLoop {
     virtual bool remove_reader(int fd);
     /// Stops watching `fd` for writing; false if it had no writer.
     virtual bool remove_writer(int fd);
+
+    // ---- network --------------------------------------------------------------------------
+
+    /// The loop's network, which open_connection() and start_server() use: kernel sockets on
+    /// the epoll loop, the simulated network in the simulator (io/network.hpp).
+    virtual io::Network& network();
 
     // ---- introspection ------------------------------------------------------------------
 
