@@ -3,7 +3,9 @@
 // from BaseException, which is deliberately NOT a std::exception, so `catch (const
 // std::exception&)` never swallows them. Ordinary errors derive from the standard exception types.
 
+#include <cstddef>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -152,6 +154,68 @@ class OSError : public std::system_error {
         : std::system_error(error_number, std::generic_category(), operation) {}
     /// The errno value.
     int error_number() const noexcept { return code().value(); }
+};
+
+/// A connection failed or broke (Python's ConnectionError and its subclasses below). Thrown
+/// by streams and sockets through make_os_error(), which picks the subclass from the errno
+/// value as Python does, so `catch (const ConnectionResetError&)` works.
+class ConnectionError : public OSError {
+  public:
+    using OSError::OSError;
+};
+/// EPIPE, ESHUTDOWN: writing to a connection whose peer is gone.
+class BrokenPipeError : public ConnectionError {
+  public:
+    using ConnectionError::ConnectionError;
+};
+/// ECONNABORTED.
+class ConnectionAbortedError : public ConnectionError {
+  public:
+    using ConnectionError::ConnectionError;
+};
+/// ECONNREFUSED: nobody listens at the address.
+class ConnectionRefusedError : public ConnectionError {
+  public:
+    using ConnectionError::ConnectionError;
+};
+/// ECONNRESET: the peer reset the connection (or "Connection lost").
+class ConnectionResetError : public ConnectionError {
+  public:
+    using ConnectionError::ConnectionError;
+};
+
+/// The exception Python raises for `error_number`: one of the ConnectionError subclasses
+/// above, or a plain OSError.
+/// `what` says which operation failed ("Connect call failed ('127.0.0.1', 8080)").
+std::exception_ptr make_os_error(int error_number, const std::string& what);
+/// Throws make_os_error(error_number, what).
+[[noreturn]] void raise_os_error(int error_number, const std::string& what);
+
+/// readexactly() or readuntil() met the end of the stream first (Python's IncompleteReadError,
+/// an EOFError). `partial()` holds the bytes read; `expected()` the size asked for (none for
+/// readuntil). Message as Python's: "3 bytes read on a total of 5 expected bytes" ("undefined"
+/// when nothing was expected).
+class IncompleteReadError : public std::runtime_error {
+  public:
+    IncompleteReadError(std::string partial, std::optional<std::size_t> expected);
+    const std::string& partial() const noexcept { return partial_; }
+    std::optional<std::size_t> expected() const noexcept { return expected_; }
+
+  private:
+    std::string partial_;
+    std::optional<std::size_t> expected_;
+};
+
+/// readuntil() found no separator within the reader's limit (Python's LimitOverrunError).
+/// `consumed()` is how many bytes to consume to get past the data looked at.
+class LimitOverrunError : public std::runtime_error {
+  public:
+    LimitOverrunError(const std::string& message, std::size_t consumed)
+        : std::runtime_error(message), consumed_(consumed) {}
+    std::size_t consumed() const noexcept { return consumed_; }
+
+  private:
+    std::size_t consumed_;
 };
 
 /// True if `error` holds an exception that ends the loop at once (KeyboardInterrupt, SystemExit
