@@ -424,6 +424,7 @@ struct Gate {
     std::mutex mutex;
     std::condition_variable opened_signal;
     bool opened = false;
+    bool reached = false;  // a thread got to wait()
     void open() {
         std::lock_guard lock(mutex);
         opened = true;
@@ -431,7 +432,12 @@ struct Gate {
     }
     void wait() {
         std::unique_lock lock(mutex);
+        reached = true;
         opened_signal.wait(lock, [this] { return opened; });
+    }
+    bool has_waiter() {
+        std::lock_guard lock(mutex);
+        return reached;
     }
 };
 
@@ -458,7 +464,9 @@ TEST_CASE("shutdown_default_executor's timeout bounds the wait for a hung worker
         Runner runner({.loop_factory = loops.factory(), .executor_shutdown_timeout = 20ms});
         auto main = [&]() -> Coro<void> {
             Task<void> hung = create_task(hang_in_executor(&gate));
-            co_await sleep(1ms);
+            // Cancel only once the job runs: a job still queued would be withdrawn instead.
+            for (int polls = 0; polls < 5000 && !gate.has_waiter(); ++polls)
+                co_await sleep(1ms);
             hung.cancel();
         };
         runner.run(main());

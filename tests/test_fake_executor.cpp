@@ -87,8 +87,8 @@ std::vector<Duration> job_durations(sim::SimOptions options, int jobs) {
     sim::SimLoop loop(std::move(options));
     std::vector<JobRecord> records;
     std::vector<std::string> names;
-    for (int i = 0; i < jobs; ++i)
-        names.push_back("j" + std::to_string(i));
+    for (int i = 0; i < jobs; ++i)  // not "j" + ...: a g++ 12 -O3 false -Wstringop-overflow
+        names.push_back(std::string("j").append(std::to_string(i)));
     loop.run_until_complete(run_jobs(names, &records));
     loop.close();
     std::vector<Duration> durations;
@@ -417,6 +417,117 @@ TEST_CASE("Runner: a SIGINT while close() waits for a hung executor job interrup
     CHECK(loops.last().time() == 100s);
     CHECK(log.find("did not finishing").empty());
     CHECK(loops.last().is_closed());
+}
+
+// ---- cancelling a task that awaits a job ---------------------------------------------------
+
+namespace {
+
+/// What the jobs of cancel_jobs() did, in virtual time.
+struct CancelRecord {
+    std::vector<JobRecord> ran;          // jobs whose function ran, with when
+    std::vector<std::string> cancelled;  // tasks that got CancelledError, with when
+    std::vector<std::string> results;    // tasks that got a result
+};
+
+Coro<void> await_job(std::string name, CancelRecord* record) {
+    auto job = [record, name] {
+        record->ran.push_back({name, get_running_loop().time()});
+        return 0;
+    };
+    try {
+        co_await to_thread(job, name);
+        record->results.push_back(name + " at " + sim::format_time(get_running_loop().time()));
+    } catch (const CancelledError&) {
+        record->cancelled.push_back(name + " at " + sim::format_time(get_running_loop().time()));
+        throw;
+    }
+}
+
+/// Jobs a, b, c (1 s each, one worker): b is cancelled while queued, a while running (at 0.5 s).
+Coro<void> cancel_jobs(CancelRecord* record) {
+    Task<void> a = create_task(await_job("a", record));
+    Task<void> b = create_task(await_job("b", record));
+    Task<void> c = create_task(await_job("c", record));
+    co_await sleep(0s);  // every task submitted its job: a runs, b and c wait for the worker
+    b.cancel();
+    co_await sleep(500ms);
+    a.cancel();
+    std::vector<TaskRef> tasks{a, b, c};
+    co_await gather(tasks, return_exceptions);
+}
+
+std::vector<std::string> executor_trace(const sim::SimLoop& loop) {
+    std::vector<std::string> lines;
+    for (const sim::TraceEntry& entry : loop.trace().entries()) {
+        if (entry.kind == "executor")
+            lines.push_back(sim::format_time(entry.time) + " " + entry.text);
+    }
+    return lines;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "FakeExecutor: cancelling a task whose job is queued withdraws the job (it never runs and "
+    "frees its place); a running job runs to its end and its result is dropped") {
+    sim::SimLoop loop({.executor = {.workers = 1, .cost = sim::fixed_cost(1s)}});
+    CancelRecord record;
+    loop.run_until_complete(cancel_jobs(&record));
+    // The awaiting tasks get CancelledError at once, as asyncio.to_thread's.
+    CHECK(record.cancelled == std::vector<std::string>{"b at 0.000s", "a at 0.500s"});
+    CHECK(record.results == std::vector<std::string>{"c at 2.000s"});
+    // b never ran; c took its place in the queue: it ran from 1 s to 2 s, not from 2 s to 3 s.
+    REQUIRE(record.ran.size() == 2);
+    CHECK(record.ran[0].name == "a");  // cancelled while running: still ran to its end
+    CHECK(record.ran[0].finished == 1s);
+    CHECK(record.ran[1].name == "c");
+    CHECK(record.ran[1].finished == 2s);
+    CHECK(loop.time() == 2s);
+    CHECK(test_support::joined(executor_trace(loop)) ==
+          "0.000s submit #0 a | 0.000s submit #1 b | 0.000s submit #2 c | "
+          "0.000s cancelled #1 b | 1.000s done #0 a | 2.000s done #2 c");
+    CHECK(loop.fake_executor().unfinished_jobs() == 0);
+    loop.close();
+}
+
+TEST_CASE("FakeExecutor: a cancelled queued job leaves the trace deterministic") {
+    auto digest = [](std::uint64_t seed) {
+        sim::SimLoop loop(
+            {.seed = seed, .executor = {.workers = 1, .cost = sim::random_cost(1ms, 2s)}});
+        CancelRecord record;
+        loop.run_until_complete(cancel_jobs(&record));
+        loop.close();
+        return std::pair{loop.trace().digest(), record.ran.size()};
+    };
+    CHECK(digest(3) == digest(3));
+    CHECK(digest(3).second == 2);
+    CHECK(digest(4) == digest(4));
+}
+
+namespace {
+/// A job that would never finish waits behind a 1 s job; its task is cancelled at once.
+Coro<int> cancel_a_queued_hang() {
+    auto never_ends = [] { return 0; };
+    Task<int> first = create_task(to_thread([] { return 1; }, "first"));
+    Task<int> hang = create_task(to_thread(never_ends, "hang"));
+    co_await sleep(0s);
+    hang.cancel();
+    co_return co_await first;
+}
+}  // namespace
+
+TEST_CASE("Runner: close() does not wait for a job withdrawn from the executor's queue") {
+    TimedLog log;
+    test_support::SimFactory loops(
+        {.executor = {.workers = 1,
+                      .cost = sim::never_finishes_if_named("hang", sim::fixed_cost(1s))}});
+    loops.on_new_loop = [&](sim::SimLoop& loop) { log.attach(loop); };
+    CHECK(run(cancel_a_queued_hang(), {.loop_factory = loops.factory()}) == 1);
+    // Had "hang" started at 1 s, close() would have waited 300 s for it and warned.
+    CHECK(loops.last().time() == 1s);
+    CHECK(log.find("did not finishing").empty());
+    CHECK(loops.last().fake_executor().hung_jobs() == 0);
 }
 
 TEST_SUITE_END();

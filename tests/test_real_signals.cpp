@@ -217,4 +217,74 @@ TEST_CASE(
     CHECK(contains(child.stdout_text, "KeyboardInterrupt\n"));
 }
 
+TEST_CASE(
+    "process: a KeyboardInterrupt that leaves main() uncaught ends the process by SIGINT, not "
+    "by abort") {
+    Child child("uncaught");
+    REQUIRE(child.wait_for_line("ready"));
+    child.interrupt();
+    const int status = child.wait_for_exit();
+    INFO("stdout: " << child.stdout_text << "stderr: " << child.stderr_text);
+    CHECK_FALSE(child.hung);
+    CHECK(ended_by_sigint(status));  // a shell shows 130
+    CHECK_FALSE(WCOREDUMP(status));
+    CHECK(contains(child.stdout_text, "cleanup started\ncleanup done\n"));
+    CHECK_FALSE(contains(child.stdout_text, "returned"));
+    CHECK_FALSE(contains(child.stderr_text, "terminate called"));
+}
+
+TEST_CASE("process: any other uncaught exception still goes to the previous terminate handler") {
+    Child child("uncaught-error");
+    REQUIRE(child.wait_for_line("ready"));
+    const int status = child.wait_for_exit();
+    INFO("stdout: " << child.stdout_text << "stderr: " << child.stderr_text);
+    CHECK_FALSE(child.hung);
+    CHECK(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGABRT);
+    // libstdc++'s verbose terminate handler, which ours replaced and called.
+    CHECK(contains(child.stderr_text, "terminate called after throwing an instance of"));
+    CHECK(contains(child.stderr_text, "not an interrupt"));
+}
+
+namespace {
+
+/// The first SIGINT interrupts run(); close() then cancels a task whose clean-up holds the loop
+/// thread for 10 s. The second SIGINT must end the process after the 200 ms grace period.
+void second_sigint_during_a_stuck_close(const std::string& scenario) {
+    Child child(scenario);
+    REQUIRE(child.wait_for_line("ready"));
+    child.interrupt();
+    REQUIRE(child.wait_for_line("leftover cleanup started"));
+    const auto second = Clock::now();
+    child.interrupt();
+    const int status = child.wait_for_exit();
+    const auto took = Clock::now() - second;
+    INFO("stdout: " << child.stdout_text << "stderr: " << child.stderr_text);
+    CHECK_FALSE(child.hung);
+    CHECK(ended_by_sigint(status));
+    CHECK(took >= 200ms);  // the grace period
+    CHECK(took < 5s);      // not the end of the 10 s clean-up (nor a third Ctrl-C)
+    CHECK(contains(child.stderr_text, "did not get back from a callback within the grace period"));
+    CHECK_FALSE(contains(child.stdout_text, "leftover cleanup done"));
+    CHECK_FALSE(contains(child.stdout_text, "KeyboardInterrupt"));
+}
+
+}  // namespace
+
+TEST_CASE(
+    "process: a second SIGINT while close() is stuck in a blocking clean-up ends the process "
+    "after the grace period") {
+    second_sigint_during_a_stuck_close("blocked-close");
+}
+
+// A clean-up spinning without a system call never lets ThreadSanitizer deliver the signal (see
+// above): not built under it.
+#if !defined(__SANITIZE_THREAD__)
+TEST_CASE(
+    "process: a second SIGINT while close() is stuck in a spinning clean-up ends the process "
+    "after the grace period") {
+    second_sigint_during_a_stuck_close("spinning-close");
+}
+#endif
+
 TEST_SUITE_END();

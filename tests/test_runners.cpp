@@ -18,6 +18,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -975,6 +976,110 @@ TEST_CASE("BaseEventLoopTests.test_shutdown_default_executor_timeout") {
     REQUIRE(loops.loops.size() == 1);
     CHECK(loops.last().fake_executor().hung_jobs() == 1);
     CHECK(loops.last().fake_executor().is_shutdown());
+    teardown.check(loops);
+}
+
+// ================================================================================================
+// Beyond the CPython tests: the Runner's context and the order of close()'s steps
+// ================================================================================================
+
+namespace {
+namespace runner_context {
+/// "before,between" as the main task sees them; then sets `before` to `set_to`.
+Coro<std::string> read_then_set(ContextVar<int>* before, ContextVar<int>* between, int set_to) {
+    std::string seen = std::to_string(before->get()) + "," + std::to_string(between->get());
+    before->set(set_to);
+    co_return seen;
+}
+}  // namespace runner_context
+}  // namespace
+
+LOOP_TEST_CASE(
+    "Runner: the main task runs in a copy of the context that was current at the runner's "
+    "first use, shared by every run()") {
+    Teardown teardown;
+    test_support::LoopRecorder<LoopKind> loops;
+    ContextVar<int> before("before", -1);
+    ContextVar<int> between("between", -1);
+    {
+        Runner runner({.loop_factory = loops.factory()});
+        // Set after the runner was made but before its first use: the lazy init copies it.
+        auto before_token = before.set(1);
+        CHECK(runner.run(runner_context::read_then_set(&before, &between, 10)) == "1,-1");
+        // Set between two runs: the runner's context was copied already.
+        auto between_token = between.set(2);
+        auto before_again = before.set(3);
+        // What the first run set (10) is what the second sees.
+        CHECK(runner.run(runner_context::read_then_set(&before, &between, 20)) == "10,-1");
+        CHECK(runner.run(runner_context::read_then_set(&before, &between, 30)) == "20,-1");
+        // And none of it leaked into the caller's context.
+        CHECK(before.get() == 3);
+        CHECK(between.get() == 2);
+        runner.close();
+        before.reset(before_again);
+        between.reset(between_token);
+        before.reset(before_token);
+    }
+    CHECK(before.get() == -1);
+    CHECK(between.get() == -1);
+    teardown.check(loops);
+}
+
+namespace {
+namespace asyncgens_before_executor {
+/// Yields forever; closing it runs a job on the default executor and records its result.
+AsyncGen<int> cleans_up_on_the_executor(std::shared_ptr<std::atomic<bool>> job_ran,
+                                        std::vector<std::string>* events) {
+    bool closing = false;
+    try {
+        for (;;)
+            co_yield 1;
+    } catch (const GeneratorExit&) {
+        closing = true;
+    }
+    if (closing) {
+        auto job = [job_ran] {
+            job_ran->store(true);
+            return 7;
+        };
+        const int value = co_await to_thread(job, "generator clean-up");
+        events->push_back("clean-up job returned " + std::to_string(value));
+    }
+}
+/// Leaves the generator suspended at its first co_yield for close() to finish.
+Coro<void> main(std::optional<AsyncGen<int>>* gen, std::shared_ptr<std::atomic<bool>> job_ran,
+                std::vector<std::string>* events) {
+    gen->emplace(cleans_up_on_the_executor(std::move(job_ran), events));
+    (void)co_await (*gen)->next();
+}
+}  // namespace asyncgens_before_executor
+}  // namespace
+
+LOOP_TEST_CASE(
+    "Runner: close() closes async generators before it shuts the default executor down, so a "
+    "generator's clean-up can still run executor jobs") {
+    Teardown teardown;
+    test_support::HandlerCapture handler;
+    test_support::LoopRecorder<LoopKind> loops;
+    loops.on_new_loop = [&handler](EventLoop& loop) { handler.attach(loop); };
+    auto job_ran = std::make_shared<std::atomic<bool>>(false);
+    std::vector<std::string> events;
+    {
+        std::optional<AsyncGen<int>> gen;
+        run(asyncgens_before_executor::main(&gen, job_ran, &events),
+            {.loop_factory = loops.factory()});
+        REQUIRE(gen.has_value());
+        CHECK(gen->finished());
+    }
+    CHECK(job_ran->load());
+    CHECK(events == std::vector<std::string>{"clean-up job returned 7"});
+    // Had the executor been shut down first, to_thread would have thrown RuntimeError "Executor
+    // shutdown has been called" inside the clean-up, and aclose() reported it here.
+    std::string reported;
+    for (const ExceptionContext& context : handler.contexts)
+        reported += context.format() + "\n";
+    INFO(reported);
+    CHECK(handler.contexts.empty());
     teardown.check(loops);
 }
 

@@ -5,10 +5,13 @@
 #include <signal.h>
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -25,6 +28,7 @@
 #endif
 
 using namespace simrun;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -357,6 +361,91 @@ TEST_CASE("ThreadPool: a job cannot wait for its own pool's shutdown") {
     CHECK(pool.shutdown(true, std::nullopt));
 }
 
+// ---- withdrawing a queued job (JobControl) ---------------------------------------------------
+
+TEST_CASE(
+    "ThreadPool: a job cancelled while queued leaves the queue at once, never runs, and "
+    "shutdown does not wait for it") {
+    ThreadPool pool({.max_workers = 1});
+    Gate gate;
+    occupy_worker(pool, gate);
+    auto ran = std::make_shared<std::atomic<bool>>(false);
+    auto alive = std::make_shared<int>(0);  // a capture of the withdrawn job
+    std::weak_ptr<int> capture = alive;
+    auto control = std::make_shared<JobControl>();
+    pool.submit({"queued", [ran, alive = std::move(alive)] { ran->store(true); }, control});
+    CHECK(pool.pending_jobs() == 1);
+    CHECK(control->cancel());
+    CHECK(control->cancelled());
+    CHECK_FALSE(control->cancel());  // once only
+    CHECK(pool.pending_jobs() == 0);
+    CHECK(capture.expired());  // destroyed at once, on the cancelling thread
+    gate.open();
+    CHECK(pool.shutdown(true, std::nullopt));
+    CHECK_FALSE(ran->load());
+}
+
+TEST_CASE("ThreadPool: a started job cannot be cancelled; it runs to its end") {
+    ThreadPool pool({.max_workers = 1});
+    Gate gate;
+    auto started = std::make_shared<std::promise<void>>();
+    std::future<void> running = started->get_future();
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    auto control = std::make_shared<JobControl>();
+    pool.submit({"started",
+                 [started, opened = gate.waiter(), finished] {
+                     started->set_value();
+                     opened.wait();
+                     finished->store(true);
+                 },
+                 control});
+    running.wait();
+    CHECK(control->started());
+    CHECK_FALSE(control->cancel());
+    CHECK_FALSE(control->cancelled());
+    gate.open();
+    CHECK(pool.shutdown(true, std::nullopt));
+    CHECK(finished->load());
+}
+
+TEST_CASE("ThreadPool: a job whose control was cancelled before submission never runs") {
+    ThreadPool pool({.max_workers = 1});
+    auto ran = std::make_shared<std::atomic<bool>>(false);
+    auto control = std::make_shared<JobControl>();
+    CHECK(control->cancel());
+    pool.submit({"cancelled", [ran] { ran->store(true); }, control});
+    CHECK(pool.pending_jobs() == 0);
+    CHECK(pool.shutdown(true, std::nullopt));
+    CHECK_FALSE(ran->load());
+}
+
+TEST_CASE(
+    "ThreadPool: jobs cancelled from another thread while workers take them run at most once") {
+    // Races cancel() against the workers taking jobs: each job either ran or was withdrawn,
+    // never both, and cancel() says which (TSan checks the locking).
+    ThreadPool pool({.max_workers = 2});
+    constexpr int jobs = 200;
+    std::vector<std::shared_ptr<JobControl>> controls;
+    auto runs = std::make_shared<std::vector<std::atomic<int>>>(jobs);
+    for (int i = 0; i < jobs; ++i) {
+        controls.push_back(std::make_shared<JobControl>());
+        pool.submit({"race", [runs, i] { (*runs)[static_cast<std::size_t>(i)].fetch_add(1); },
+                     controls.back()});
+    }
+    std::vector<bool> withdrawn(jobs);
+    std::thread canceller([&] {
+        for (int i = jobs - 1; i >= 0; --i)
+            withdrawn[static_cast<std::size_t>(i)] =
+                controls[static_cast<std::size_t>(i)]->cancel();
+    });
+    canceller.join();
+    CHECK(pool.shutdown(true, std::nullopt));
+    for (std::size_t i = 0; i < jobs; ++i) {
+        INFO("job " << i);
+        CHECK((*runs)[i].load() == (withdrawn[i] ? 0 : 1));
+    }
+}
+
 // ---- to_thread ------------------------------------------------------------------------------
 
 namespace {
@@ -430,6 +519,54 @@ Coro<bool> sigint_blocked_on_the_thread() {
     co_return co_await to_thread([] { return signal_blocked_in_this_thread(SIGINT); });
 }
 
+/// What the jobs of cancel_real_jobs() did; shared with the worker threads.
+struct RealJobs {
+    std::atomic<bool> a_finished{false};
+    std::atomic<bool> b_ran{false};
+    std::vector<std::string> outcomes;  // loop thread only
+};
+
+Coro<void> await_real_job(std::function<int()> job, std::string name,
+                          std::shared_ptr<RealJobs> jobs) {
+    try {
+        co_await to_thread(job, name);
+        jobs->outcomes.push_back(name + ": result");
+    } catch (const CancelledError&) {
+        jobs->outcomes.push_back(name + ": CancelledError");
+        throw;
+    }
+}
+
+/// One worker: job a blocks until `a_gate` opens, job b (which would block until `b_gate`
+/// opens) waits behind it. Both tasks are cancelled, b's while its job is queued, a's while its
+/// job runs; then a's gate opens.
+Coro<void> cancel_real_jobs(std::shared_ptr<RealJobs> jobs, Gate a_gate, Gate b_gate) {
+    get_running_loop().set_default_executor(
+        std::make_shared<ThreadPool>(ThreadPoolOptions{.max_workers = 1}));
+    auto started = std::make_shared<std::promise<void>>();
+    std::future<void> a_running = started->get_future();
+    std::function<int()> a_job = [jobs, started, opened = a_gate.waiter()] {
+        started->set_value();
+        opened.wait();
+        jobs->a_finished.store(true);
+        return 1;
+    };
+    std::function<int()> b_job = [jobs, opened = b_gate.waiter()] {
+        jobs->b_ran.store(true);
+        opened.wait();
+        return 2;
+    };
+    Task<void> a = create_task(await_real_job(a_job, "a", jobs));
+    Task<void> b = create_task(await_real_job(b_job, "b", jobs));
+    co_await sleep(0s);  // both jobs submitted
+    a_running.wait();    // a's job is on the only worker (blocks this loop for an instant)
+    b.cancel();
+    a.cancel();
+    std::vector<TaskRef> tasks{b, a};
+    co_await gather(tasks, return_exceptions);
+    a_gate.open();
+}
+
 }  // namespace
 
 TEST_SUITE_END();
@@ -453,6 +590,22 @@ TEST_CASE("to_thread carries the caller's context to the real worker thread") {
 
 TEST_CASE("to_thread's worker thread on the real loop blocks SIGINT") {
     CHECK(run(sigint_blocked_on_the_thread()));
+}
+
+TEST_CASE(
+    "to_thread on the real loop: cancelling the task withdraws a queued job (it never runs and "
+    "close() does not wait for it); a running job runs to its end") {
+    auto jobs = std::make_shared<RealJobs>();
+    Gate a_gate;
+    Gate b_gate;  // opened only after run(): had b's job started, close() would wait for it
+    const auto start = std::chrono::steady_clock::now();
+    run(cancel_real_jobs(jobs, a_gate, b_gate), {.executor_shutdown_timeout = 5s});
+    const auto took = std::chrono::steady_clock::now() - start;
+    b_gate.open();
+    CHECK(jobs->outcomes == std::vector<std::string>{"b: CancelledError", "a: CancelledError"});
+    CHECK(jobs->a_finished.load());  // close() waited for the running job
+    CHECK_FALSE(jobs->b_ran.load());
+    CHECK(took < 5s);  // not the executor timeout
 }
 
 #endif

@@ -8,8 +8,10 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -257,7 +259,7 @@ std::uint64_t PosixSignals::install(int signum, std::function<void()> handler,
 
     SignalSlot& slot = signal_slots[signum];
     slot.pending.store(0);
-    slot.arrivals.store(0);
+    slot.arrivals.store(options.earlier_arrivals);
     slot.escalate_after.store(options.escalate_after ? options.escalate_after->count() : -1);
     slot.id.store(entry.id);
     slot.loop.store(&loop_);
@@ -345,6 +347,43 @@ void PosixSignals::dispatch_pending() {
             }
         }
     }
+}
+
+namespace {
+
+std::mutex terminate_handler_mutex;
+// The terminate handler install_uncaught_interrupt_handler() replaced (null: std::abort).
+std::atomic<std::terminate_handler> previous_terminate_handler{nullptr};
+
+[[noreturn]] void terminate_handler_for_interrupts() noexcept {
+    static std::atomic<bool> entered{false};
+    if (!entered.exchange(true)) {  // a handler calling std::terminate() again ends in abort()
+        if (std::exception_ptr in_flight = std::current_exception()) {
+            bool interrupted = false;
+            try {
+                std::rethrow_exception(in_flight);
+            } catch (const KeyboardInterrupt&) {
+                interrupted = true;
+            } catch (...) {
+            }
+            if (interrupted)
+                exit_as_interrupted();
+        }
+        if (std::terminate_handler previous = previous_terminate_handler.load())
+            previous();
+    }
+    std::abort();
+}
+
+}  // namespace
+
+void install_uncaught_interrupt_handler() {
+    std::lock_guard lock(terminate_handler_mutex);
+    std::terminate_handler current = std::get_terminate();
+    if (current == &terminate_handler_for_interrupts)
+        return;
+    previous_terminate_handler.store(current);
+    std::set_terminate(&terminate_handler_for_interrupts);
 }
 
 void exit_as_interrupted() noexcept {

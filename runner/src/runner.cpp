@@ -4,10 +4,13 @@
 #include <cstdio>
 
 #include "simrun/gather.hpp"
+#include "simrun/posix_signals.hpp"
 
 namespace simrun {
 
-Runner::Runner(RunnerOptions options) : options_(std::move(options)) {}
+Runner::Runner(RunnerOptions options) : options_(std::move(options)) {
+    install_uncaught_interrupt_handler();
+}
 
 Runner::~Runner() {
     std::shared_ptr<EventLoop> loop = loop_;
@@ -57,13 +60,15 @@ EventLoop& Runner::get_loop() {
     return *loop_;
 }
 
-Runner::InterruptScope::InterruptScope(Runner& runner, const TaskRef& main_task) : runner_(runner) {
+Runner::InterruptScope::InterruptScope(Runner& runner, const TaskRef& main_task,
+                                       std::uint32_t earlier_arrivals)
+    : runner_(runner) {
     SignalPort& port = runner.loop_->signals();
     if (port.on_main_thread() && port.disposition(SIGINT) == SignalDisposition::default_action) {
         try {
             handler_ = port.install(
                 SIGINT, [&runner, main_task] { runner.on_sigint(main_task); },
-                SignalHandlerOptions{runner.options_.sigint_grace_period});
+                SignalHandlerOptions{runner.options_.sigint_grace_period, earlier_arrivals});
         } catch (const ValueError&) {  // e.g. not allowed in this process: carry on without it
         }
     }
@@ -127,7 +132,11 @@ void Runner::close() {
     try {
         // Python's default SIGINT handler raises KeyboardInterrupt; C++ has no such default, so
         // the runner keeps a handler during shutdown that does the same (docs/semantics.md).
-        InterruptScope interrupts(*this, TaskRef());
+        // After a run() that SIGINT interrupted, the next Ctrl-C is the user's second one: if the
+        // loop is stuck in a clean-up, it must end the process (SignalHandlerOptions).
+        const auto earlier = static_cast<std::uint32_t>(interrupts_before_close_);
+        interrupts_before_close_ = 0;
+        InterruptScope interrupts(*this, TaskRef(), earlier);
         cancel_all_tasks();
         loop->run_until_complete(loop->shutdown_asyncgens());
         loop->run_until_complete(

@@ -75,6 +75,8 @@ struct ThreadPool::State {
     };
 
     void run_worker(Worker& self);
+    /// Takes the job `control` belongs to out of the queue (an empty job if it is not there).
+    ExecutorJob withdraw(const JobControl& control);
     bool all_finished() const { return alive == 0; }
     /// Moves out the threads of finished workers, except the calling thread's own (detached).
     std::vector<std::thread> take_finished_threads();
@@ -104,9 +106,12 @@ void ThreadPool::State::run_worker(Worker& self) {
         }
         ExecutorJob job = std::move(queue.front());
         queue.pop_front();
-        self.running_job = true;
+        // A job cancelled after it left the queue's reach (withdraw() found it gone) is skipped.
+        const bool runs = !job.control || job.control->start();
+        self.running_job = runs;
         lock.unlock();
-        run_ignoring_errors(job.work);
+        if (runs)
+            run_ignoring_errors(job.work);
         job = {};  // the job's captures die outside the lock too
         lock.lock();
         self.running_job = false;
@@ -121,6 +126,20 @@ void ThreadPool::State::run_worker(Worker& self) {
     lock.unlock();
     for (const auto& callback : callbacks)
         run_ignoring_errors(callback);
+}
+
+ExecutorJob ThreadPool::State::withdraw(const JobControl& control) {
+    std::lock_guard lock(mutex);
+    auto found = std::find_if(queue.begin(), queue.end(), [&](const ExecutorJob& job) {
+        return job.control.get() == &control;
+    });
+    if (found == queue.end())
+        return {};  // a worker took it already and will skip it
+    ExecutorJob job = std::move(*found);
+    queue.erase(found);
+    // Nothing to wake: an idle worker waits for a job or the shutdown, and a busy one finds
+    // the queue without this job when it comes back.
+    return job;
 }
 
 std::vector<std::thread> ThreadPool::State::take_finished_threads() {
@@ -166,6 +185,21 @@ ThreadPool::~ThreadPool() {
 }
 
 void ThreadPool::submit(ExecutorJob job) {
+    std::shared_ptr<JobControl> control = job.control;
+    enqueue(std::move(job));
+    if (!control)
+        return;
+    // Registered once the pool's lock is released: a job cancelled already is withdrawn here,
+    // at once, and the hook takes that lock. The hook holds the state weakly: the control may
+    // outlive the pool.
+    std::weak_ptr<State> weak_state = state_;
+    control->on_cancel([weak_state, &control = *control] {
+        if (std::shared_ptr<State> state = weak_state.lock())
+            state->withdraw(control);  // the returned job dies here, with the lock released
+    });
+}
+
+void ThreadPool::enqueue(ExecutorJob job) {
     std::lock_guard lock(state_->mutex);
     if (state_->shutdown)
         throw RuntimeError("cannot schedule new futures after shutdown");

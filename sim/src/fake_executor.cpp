@@ -1,8 +1,15 @@
 #include "simrun/sim/fake_executor.hpp"
 
+#include <algorithm>
+
 #include "simrun/sim/sim_loop.hpp"
 
 namespace simrun::sim {
+namespace {
+std::string with_name(const std::string& name) {
+    return name.empty() ? std::string() : " " + name;
+}
+}  // namespace
 
 CostModel fixed_cost(Duration duration) {
     return
@@ -35,14 +42,34 @@ FakeExecutor::FakeExecutor(SimLoop& loop, FakeExecutorOptions options)
         options_.cost = fixed_cost(std::chrono::milliseconds(1));
 }
 
+FakeExecutor::~FakeExecutor() {
+    discard();
+}
+
 void FakeExecutor::submit(ExecutorJob job) {
     if (shutdown_)
         throw RuntimeError("cannot schedule new futures after shutdown");
-    loop_.note("executor",
-               "submit #" + std::to_string(submitted_) + (job.name.empty() ? "" : " " + job.name));
+    const std::uint64_t index = submitted_++;
+    loop_.note("executor", "submit #" + std::to_string(index) + with_name(job.name));
+    std::shared_ptr<JobControl> control = job.control;
     queue_.push_back(std::move(job));
-    queued_index_.push_back(submitted_++);
+    queued_index_.push_back(index);
     start_queued();
+    // Still queued (every worker busy): a cancellation takes it out of the queue at once. The
+    // hook is dropped when the job starts, and discard() drops the hooks of the jobs left.
+    if (control && !control->started())
+        control->on_cancel([this, index] { withdraw(index); });
+}
+
+void FakeExecutor::withdraw(std::uint64_t index) {
+    auto found = std::find(queued_index_.begin(), queued_index_.end(), index);
+    if (found == queued_index_.end())
+        return;
+    auto position = found - queued_index_.begin();
+    ExecutorJob job = std::move(queue_[static_cast<std::size_t>(position)]);
+    queue_.erase(queue_.begin() + position);
+    queued_index_.erase(found);
+    loop_.note("executor", "cancelled #" + std::to_string(index) + with_name(job.name));
 }
 
 void FakeExecutor::start_queued() {
@@ -51,6 +78,8 @@ void FakeExecutor::start_queued() {
         std::uint64_t index = queued_index_.front();
         queue_.pop_front();
         queued_index_.pop_front();
+        if (job.control && !job.control->start())
+            continue;  // cancelled: never runs (withdraw() normally took it out already)
         std::optional<Duration> cost = options_.cost(JobInfo{index, job.name}, loop_.choices());
         if (!cost) {
             ++hung_;
@@ -72,7 +101,7 @@ void FakeExecutor::complete_due(Duration now) {
     while (!running_.empty() && running_.begin()->first.first <= now) {
         auto node = running_.extract(running_.begin());
         loop_.note("executor", "done #" + std::to_string(node.key().second & 0xffffffffU) +
-                                   (node.mapped().name.empty() ? "" : " " + node.mapped().name));
+                                   with_name(node.mapped().name));
         node.mapped().work();
         start_queued();
     }
@@ -100,6 +129,11 @@ void FakeExecutor::notify_if_joined() {
 }
 
 void FakeExecutor::discard() noexcept {
+    // The controls may outlive this executor (futures hold them): their hooks must not call it.
+    for (ExecutorJob& job : queue_) {
+        if (job.control)
+            job.control->on_cancel({});
+    }
     queue_.clear();
     queued_index_.clear();
     running_.clear();

@@ -58,6 +58,7 @@ std::uint64_t FakeSignals::install(int signum, std::function<void()> handler,
     slot.handler = std::move(handler);
     slot.id = next_id_++;
     slot.options = options;
+    slot.arrivals_since_install = static_cast<int>(options.earlier_arrivals);
     loop_.note("signal", "handler installed for " + signal_name(signum));
     return slot.id;
 }

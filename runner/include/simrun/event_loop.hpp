@@ -201,7 +201,10 @@ class EventLoop {
             throw RuntimeError("Executor shutdown has been called");
         return run_in_executor(default_executor(), std::move(fn), std::move(job_name), where);
     }
-    /// Runs `fn` on `executor`.
+    /// Runs `fn` on `executor`. Cancelling the future (or the task awaiting it) before the job
+    /// started withdraws the job: `fn` never runs, and the executor drops it from its queue (as
+    /// asyncio cancels the concurrent.futures.Future). A job that started runs to its end and
+    /// its result or exception is dropped.
     template <class F>
     auto run_in_executor(Executor& executor, F fn, std::string job_name = {},
                          SourceLocation where = SourceLocation::current()) {
@@ -211,11 +214,22 @@ class EventLoop {
         future.set_label("executor job" + (job_name.empty() ? std::string() : " " + job_name));
         auto state = future.state();
         std::string delivery = "result of " + state->label();
+        auto control = std::make_shared<JobControl>();
+        // The hook belongs to the state, so `self` is alive whenever it runs; `keep` holds the
+        // state while withdrawing destroys the job's reference to it.
+        state->set_cancel_hook([control, self = state.get()](const std::string& message) {
+            auto keep = self->shared_from_this();
+            control->cancel();
+            return self->detail::FutureStateBase::cancel(message);
+        });
         // The job may outlive the loop (a hung worker): it reaches the loop only through the
         // anchor, and hands its reference to the future over to the loop thread.
         executor.submit(ExecutorJob{
-            std::move(job_name), [anchor = anchor_, state = std::move(state),
-                                  delivery = std::move(delivery), fn = std::move(fn)]() mutable {
+            std::move(job_name),
+            [anchor = anchor_, state = std::move(state), delivery = std::move(delivery),
+             fn = std::move(fn), control]() mutable {
+                if (!control->start())
+                    return;  // withdrawn, on an executor that does not skip withdrawn jobs
                 std::function<void()> deliver;
                 try {
                     if constexpr (std::is_void_v<R>) {
@@ -238,7 +252,8 @@ class EventLoop {
                     };
                 }
                 post_through_anchor(anchor, std::move(deliver), std::move(delivery));
-            }});
+            },
+            control});
         return future;
     }
     /// Replaces the default executor.

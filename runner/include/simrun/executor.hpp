@@ -1,11 +1,52 @@
 #pragma once
 // The executor interface: where blocking functions run (loop.run_in_executor). The real loop's
 // default is a thread pool; the simulator's is FakeExecutor (jobs in virtual time).
+//
+// A job may be withdrawn before it starts, as a concurrent.futures.Future is cancelled: the task
+// awaiting run_in_executor() or to_thread() is cancelled, so the job's JobControl is cancelled,
+// and the job never runs. A job that has started runs to its end (its result is dropped).
 
+#include <cstdint>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <string>
 
 namespace simrun {
+
+/// The life of one submitted job, shared by its submitter and the executor that runs it: queued,
+/// then started, or cancelled instead (concurrent.futures.Future's state machine without the
+/// result). Thread-safe: any thread may call any member at the same time.
+class JobControl {
+  public:
+    JobControl() = default;
+    JobControl(const JobControl&) = delete;
+    JobControl& operator=(const JobControl&) = delete;
+
+    /// Withdraws the job if it has not started: it will never run, and the withdraw hook (if
+    /// any) runs at once on the calling thread. Returns true then; false if the job started
+    /// already (it runs to its end) or was cancelled before.
+    bool cancel();
+    /// For executors, just before the job's work runs: marks it started and returns true, or
+    /// returns false if it was cancelled (skip it then). True again on a started job.
+    bool start();
+    /// True once cancel() withdrew the job.
+    bool cancelled() const;
+    /// True once start() marked the job started.
+    bool started() const;
+    /// For executors, at submission: `withdraw` drops the job from the executor's queue when it
+    /// is cancelled, so it holds no place in the queue, its captures are released at once and a
+    /// shutdown does not wait for it. Called at most once, by cancel(), without any lock of this
+    /// object held; at once here if the job is already cancelled; never if it started (the hook
+    /// is dropped then). Replaces an earlier hook.
+    void on_cancel(std::function<void()> withdraw);
+
+  private:
+    enum class Phase : std::uint8_t { queued, started, cancelled };
+    mutable std::mutex mutex_;
+    Phase phase_ = Phase::queued;
+    std::function<void()> withdraw_;
+};
 
 /// One blocking job.
 struct ExecutorJob {
@@ -14,6 +55,12 @@ struct ExecutorJob {
     /// The work. It must not throw: run_in_executor wraps user functions so that they report
     /// their result or exception back to the loop themselves.
     std::function<void()> work;
+    /// How the submitter withdraws the job (null: it cannot be withdrawn). An executor calls
+    /// `control->start()` just before `work` and skips the job if that returns false; it may
+    /// also register a withdraw hook (JobControl::on_cancel) to drop the job from its queue at
+    /// once. run_in_executor() sets it, and its work checks start() too, so an executor that
+    /// ignores this field still never runs a withdrawn job's function.
+    std::shared_ptr<JobControl> control{};
 };
 
 /// Runs jobs away from the loop.
@@ -23,10 +70,12 @@ class Executor {
     /// Queues a job. Throws RuntimeError after shutdown.
     virtual void submit(ExecutorJob job) = 0;
     /// Stops accepting jobs. With `wait`, blocks until every submitted job ended (never call
-    /// that on the loop thread of a simulated executor). Idempotent.
+    /// that on the loop thread of a simulated executor). Idempotent. A withdrawn job counts as
+    /// ended.
     virtual void shutdown(bool wait) = 0;
     /// Stops accepting jobs and calls `on_joined` once every submitted job has ended (from any
-    /// thread, possibly at once). shutdown_default_executor() awaits this with its timeout.
+    /// thread, possibly at once); a withdrawn job counts as ended. shutdown_default_executor()
+    /// awaits this with its timeout.
     virtual void join_async(std::function<void()> on_joined) = 0;
 };
 

@@ -69,7 +69,17 @@ class PosixSignals final : public SignalPort {
 
 /// Ends the process as if by SIGINT's default action, the conventional way for a program to
 /// report that it was interrupted (exit status 130 in a shell), as CPython does after an
-/// uncaught KeyboardInterrupt. Call it from main() after catching KeyboardInterrupt.
+/// uncaught KeyboardInterrupt. Call it from main() after catching KeyboardInterrupt if the
+/// program has something to do first; an uncaught one ends the same way (see below).
 [[noreturn]] void exit_as_interrupted() noexcept;
+
+/// Makes a KeyboardInterrupt that nobody catches end the process as by SIGINT, through
+/// exit_as_interrupted(), as CPython does, instead of std::terminate's abort (SIGABRT, a core
+/// dump): installs a std::terminate handler that looks at the exception in flight and, for
+/// anything but a KeyboardInterrupt (or no exception), calls the terminate handler it replaced.
+/// Every Runner calls it when constructed. Idempotent; if the program installed its own
+/// terminate handler since, ours goes on top again and calls the program's for the rest.
+/// Thread-safe.
+void install_uncaught_interrupt_handler();
 
 }  // namespace simrun

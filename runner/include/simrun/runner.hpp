@@ -6,6 +6,7 @@
 //
 //     int answer = simrun::run(main_task(), {.loop_factory = simrun::sim::factory({.seed = 7})});
 
+#include <cstdint>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -35,7 +36,9 @@ struct RunnerOptions {
 /// Runs coroutines on one loop; see the file comment. Not copyable, not movable.
 class Runner {
   public:
-    /// Stores the options; makes nothing yet (the loop is made on first use).
+    /// Stores the options; makes nothing yet (the loop is made on first use). Installs the
+    /// process's handler for an uncaught KeyboardInterrupt (install_uncaught_interrupt_handler():
+    /// it ends the process as by SIGINT, as Python does).
     explicit Runner(RunnerOptions options = {});
     /// Calls close(); anything close() would throw goes to the loop's exception handler.
     ~Runner();
@@ -49,7 +52,9 @@ class Runner {
     /// - the first SIGINT cancels the main task; if it then ends cancelled, KeyboardInterrupt is
     ///   thrown (CancelledError if it was also cancelled by someone else); a second SIGINT
     ///   throws KeyboardInterrupt at once.
-    /// The main task runs in the runner's own context, shared by every run() call.
+    /// The main task runs in the runner's own context: a copy of the context that was current
+    /// when the runner was first used (its first run() or get_loop()), shared by every run()
+    /// call, so what one run() sets the next one sees.
     template <class T>
     T run(Coro<T> coro) {
         return run_in_context(std::move(coro), nullptr);
@@ -60,9 +65,14 @@ class Runner {
         return run_in_context(std::move(coro), &context);
     }
 
-    /// Shuts down and closes the loop (see the file comment). Does nothing if the runner was
-    /// never used or is closed already. Errors of the shutdown steps propagate; the loop is
-    /// closed in any case.
+    /// Shuts down and closes the loop (see the file comment): cancels the leftover tasks and
+    /// waits for them, closes the async generators, then joins the default executor (so a
+    /// generator's clean-up may still use it), and closes the loop. Does nothing if the runner
+    /// was never used or is closed already. Errors of the shutdown steps propagate; the loop is
+    /// closed in any case. A SIGINT during close() throws KeyboardInterrupt (once the loop is
+    /// closed). If the last run() ended by an exception after SIGINTs, those count for the
+    /// second-Ctrl-C rule: one more SIGINT while close() is stuck in a callback (a clean-up
+    /// that blocks the loop) ends the process after sigint_grace_period.
     void close();
 
     /// The runner's loop (made on first use). RuntimeError "Runner is closed" after close().
@@ -81,12 +91,17 @@ class Runner {
         lazy_init();
         Task<T> task =
             loop_->create_task(std::move(coro), TaskOptions{{}, context ? *context : *context_});
+        interrupts_before_close_ = 0;
         InterruptScope interrupts(*this, task);
         try {
             return loop_->run_until_complete(std::move(task));
         } catch (const CancelledError&) {
+            interrupts_before_close_ = interrupt_count_;
             if (interrupt_count_ > 0 && task.uncancel() == 0)
                 throw KeyboardInterrupt();
+            throw;
+        } catch (...) {
+            interrupts_before_close_ = interrupt_count_;
             throw;
         }
     }
@@ -96,7 +111,9 @@ class Runner {
     /// Installs the SIGINT handler for one run() and restores the old one after.
     class InterruptScope {
       public:
-        InterruptScope(Runner& runner, const TaskRef& main_task);
+        /// `earlier_arrivals`: SIGINTs that count as already received (SignalHandlerOptions).
+        InterruptScope(Runner& runner, const TaskRef& main_task,
+                       std::uint32_t earlier_arrivals = 0);
         ~InterruptScope();
         InterruptScope(const InterruptScope&) = delete;
         InterruptScope& operator=(const InterruptScope&) = delete;
@@ -114,6 +131,8 @@ class Runner {
     std::shared_ptr<EventLoop> loop_;
     std::optional<Context> context_;
     int interrupt_count_ = 0;
+    // The SIGINTs of the last run() if it ended by an exception: close() counts them.
+    int interrupts_before_close_ = 0;
     State state_ = State::created;
     bool set_event_loop_ = false;
 };

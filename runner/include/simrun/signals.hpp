@@ -25,6 +25,11 @@ struct SignalHandlerOptions {
     /// grace period, the default disposition is restored and the signal raised again, so the
     /// process ends as by the signal ("the second Ctrl-C gets you out").
     std::optional<Duration> escalate_after{};
+    /// Arrivals that count as if they had come since installation, for the "second time" rule
+    /// of escalate_after: with 1, the first arrival inside a stuck callback already starts the
+    /// grace period. The Runner passes the Ctrl-Cs of an interrupted run() to the handler it
+    /// installs for close(), so the user's second Ctrl-C, not a third, gets a stuck shutdown out.
+    std::uint32_t earlier_arrivals = 0;
 };
 
 /// Process-level signal handling, as seen from one loop.

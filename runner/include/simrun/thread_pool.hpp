@@ -1,7 +1,9 @@
 #pragma once
 // ThreadPool: the real loop's default executor, as Python's concurrent.futures.ThreadPoolExecutor.
 // Jobs wait in one FIFO queue; worker threads start lazily, one per submit that finds no idle
-// worker, up to a maximum, and then stay until shutdown.
+// worker, up to a maximum, and then stay until shutdown. A job whose JobControl is cancelled
+// before a worker takes it leaves the queue at once and never runs (concurrent.futures cancels
+// a pending work item the same way); a running job cannot be stopped.
 //
 // Differences from Python, on purpose:
 // - Worker threads block every asynchronous signal from birth, so a POSIX signal handler (the
@@ -48,7 +50,9 @@ class ThreadPool final : public Executor {
     /// a worker if no idle worker is left for it and fewer than max_workers() exist. Throws
     /// RuntimeError "cannot schedule new futures after shutdown" after shutdown or
     /// join_async(), and RuntimeError "can't start new thread" if no worker exists and none
-    /// can be started (the job is then dropped).
+    /// can be started (the job is then dropped). If `job.control` is set, cancelling it before
+    /// a worker takes the job removes the job from the queue (its captures are destroyed on the
+    /// cancelling thread) and it never runs; jobs behind it move up.
     void submit(ExecutorJob job) override;
     /// shutdown(wait, no timeout).
     void shutdown(bool wait) override;
@@ -65,13 +69,15 @@ class ThreadPool final : public Executor {
     std::size_t worker_count() const;
     /// Workers waiting for a job right now (a submit() finding one starts no thread).
     std::size_t idle_workers() const;
-    /// Jobs queued and not yet started.
+    /// Jobs queued and not yet started (withdrawn ones are gone from the queue).
     std::size_t pending_jobs() const;
     /// The resolved maximum number of workers (never 0).
     std::size_t max_workers() const noexcept { return max_workers_; }
 
   private:
     struct State;
+    /// submit() without the withdraw hook.
+    void enqueue(ExecutorJob job);
     std::shared_ptr<State> state_;
     std::size_t max_workers_;
 };

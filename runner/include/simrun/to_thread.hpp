@@ -20,9 +20,11 @@ namespace simrun {
 /// task. `job_name` names the job in traces and cost models. `fn` must be copyable (executor
 /// jobs are std::functions) and return a non-reference type (or void).
 ///
-/// Like asyncio.to_thread, cancelling the awaiting task does not stop `fn`: the thread runs it
-/// to the end and its result is dropped. Throws RuntimeError when no loop is running or after
-/// the loop's shutdown_default_executor().
+/// Cancelling the awaiting task makes it throw CancelledError at once, as asyncio.to_thread: if
+/// `fn` is still queued (every worker busy), it is withdrawn and never runs, and the executor's
+/// shutdown does not wait for it; if it already started, the thread runs it to its end and its
+/// result is dropped. Throws RuntimeError when no loop is running or after the loop's
+/// shutdown_default_executor().
 ///
 /// g++ 12 pitfall: a lambda with non-trivial captures written inside a co_await expression,
 /// `co_await to_thread([p] {...})`, has its captures destroyed twice (a g++ 12 bug, not ours;

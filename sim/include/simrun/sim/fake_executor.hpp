@@ -2,7 +2,10 @@
 // FakeExecutor: the simulator's default executor. Jobs run on the loop thread, in virtual time:
 // each takes a virtual duration from a cost model, a fixed number of workers take jobs in FIFO
 // order, and a job may never finish (its worker stays busy forever), which is how a test
-// exercises the Runner's executor shutdown timeout.
+// exercises the Runner's executor shutdown timeout. A queued job whose JobControl is cancelled
+// (its task was cancelled while it waited for a worker) leaves the queue at once, noted as
+// "cancelled #N" in the trace: it takes no worker and no choice, and never runs. A job that
+// started (its virtual duration is running) finishes as planned; its result is dropped.
 
 #include <cstdint>
 #include <deque>
@@ -48,7 +51,13 @@ struct FakeExecutorOptions {
 class FakeExecutor final : public Executor {
   public:
     FakeExecutor(SimLoop& loop, FakeExecutorOptions options);
+    /// Drops every job (discard()).
+    ~FakeExecutor() override;
+    FakeExecutor(const FakeExecutor&) = delete;
+    FakeExecutor& operator=(const FakeExecutor&) = delete;
 
+    /// Queues `job` (started at once if a worker is free). RuntimeError "cannot schedule new
+    /// futures after shutdown" after shutdown() or join_async().
     void submit(ExecutorJob job) override;
     void shutdown(bool wait) override;
     void join_async(std::function<void()> on_joined) override;
@@ -67,6 +76,8 @@ class FakeExecutor final : public Executor {
 
   private:
     void start_queued();
+    /// Takes the queued job number `index` out of the queue (its control was cancelled).
+    void withdraw(std::uint64_t index);
     void notify_if_joined();
 
     SimLoop& loop_;
