@@ -1,6 +1,7 @@
 // A stateful (model-based) test of the Runner's lifecycle: random sequences of run() (returning,
 // throwing, interrupted by SIGINT, with an explicit context, nested inside a running loop),
-// get_loop(), close() and destruction, each checked against a model of the Runner rules in docs/semantics.md.
+// get_loop(), close() and destruction, each checked against a model of the Runner rules in
+// docs/semantics.md.
 #include <csignal>
 #include <memory>
 

@@ -105,8 +105,9 @@ bool EventLoop::remove_writer(int) {
 }
 
 io::Network& EventLoop::network() {
-    throw RuntimeError("this event loop has no network (open_connection() and start_server() "
-                       "need the epoll loop or the simulator)");
+    throw RuntimeError(
+        "this event loop has no network (open_connection() and start_server() "
+        "need the epoll loop or the simulator)");
 }
 
 // ---- callbacks ------------------------------------------------------------------------------
