@@ -1,8 +1,10 @@
-// Event: set / clear / wait, several waiters, cancelled waiters; on both loops.
+// Event: set / clear / wait, several waiters, cancelled waiters; on both loops. Then the ports
+// of CPython's EventTests (test_locks.py, 3.13), loop binding and destruction with waiters.
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "locks_support.hpp"
 #include "support.hpp"
 
 using namespace simrun;
@@ -199,3 +201,161 @@ LOOP_TEST_CASE("Event: waiters woken by set() return even if clear() follows at 
 }
 
 TEST_SUITE_END();
+
+// ---- the ports of CPython's EventTests ------------------------------------------------------
+
+namespace {
+
+Coro<void> wait_and_push(Event* event, std::vector<int>* result, int tag) {
+    co_await event->wait();
+    result->push_back(tag);
+}
+
+}  // namespace
+
+TEST_CASE("Event: test_repr" * doctest::test_suite("loop-free")) {
+    Event ev;
+    CHECK(locks_test::ends_with(ev.describe(), "[unset]>"));
+    CHECK(locks_test::matches_repr(ev.describe()));
+    ev.set();
+    CHECK(locks_test::ends_with(ev.describe(), "[set]>"));
+    CHECK(locks_test::matches_repr(ev.describe()));
+    // CPython appends a mock waiter; the waiter count is checked with real waiters below.
+}
+
+LOOP_TEST_CASE("Event: test_repr with waiters") {
+    TestLoop<LoopKind> s;
+    locks_test::run_body(s, []() -> Coro<void> {
+        Event ev;
+        Task<void> waiter = create_task(ev.wait());
+        co_await yield_now();
+        CHECK(locks_test::ends_with(ev.describe(), "[unset, waiters:1]>"));
+        CHECK(locks_test::matches_repr(ev.describe()));
+        ev.set();
+        co_await waiter;
+        CHECK(locks_test::ends_with(ev.describe(), "[set]>"));
+    }());
+}
+
+LOOP_TEST_CASE("Event: test_wait") {
+    TestLoop<LoopKind> s;
+    locks_test::run_body(s, []() -> Coro<void> {
+        Event ev;
+        CHECK_FALSE(ev.is_set());
+        std::vector<int> result;
+        Task<void> t1 = create_task(wait_and_push(&ev, &result, 1));
+        Task<void> t2 = create_task(wait_and_push(&ev, &result, 2));
+        co_await yield_now();
+        CHECK(locks_test::str(result) == "[]");
+        Task<void> t3 = create_task(wait_and_push(&ev, &result, 3));
+        ev.set();
+        co_await yield_now();
+        CHECK(locks_test::str(result) == "[3, 1, 2]");
+        CHECK(t1.done());
+        CHECK(t2.done());
+        CHECK(t3.done());
+    }());
+}
+
+LOOP_TEST_CASE("Event: test_wait_on_set") {
+    TestLoop<LoopKind> s;
+    locks_test::run_body(s, []() -> Coro<void> {
+        Event ev;
+        ev.set();
+        co_await ev.wait();
+        CHECK(ev.is_set());
+    }());
+}
+
+LOOP_TEST_CASE("Event: test_wait_cancel") {
+    TestLoop<LoopKind> s;
+    locks_test::run_body(s, []() -> Coro<void> {
+        Event ev;
+        Task<void> wait = create_task(ev.wait());
+        get_running_loop().call_soon([wait]() mutable { wait.cancel(); });
+        CHECK(co_await locks_test::outcome(wait) == "CancelledError");
+        CHECK(locks_test::ends_with(ev.describe(), "[unset]>"));  // no waiters left
+    }());
+}
+
+TEST_CASE("Event: test_clear" * doctest::test_suite("loop-free")) {
+    Event ev;
+    CHECK_FALSE(ev.is_set());
+    ev.set();
+    CHECK(ev.is_set());
+    ev.clear();
+    CHECK_FALSE(ev.is_set());
+}
+
+LOOP_TEST_CASE("Event: test_clear_with_waiters") {
+    TestLoop<LoopKind> s;
+    locks_test::run_body(s, []() -> Coro<void> {
+        Event ev;
+        std::vector<int> result;
+        Task<void> t = create_task(wait_and_push(&ev, &result, 1));
+        co_await yield_now();
+        CHECK(locks_test::str(result) == "[]");
+        ev.set();
+        ev.clear();
+        CHECK_FALSE(ev.is_set());
+        ev.set();
+        ev.set();
+        CHECK(test_support::contains(ev.describe(), "waiters:1"));
+        co_await yield_now();
+        CHECK(locks_test::str(result) == "[1]");
+        CHECK_FALSE(test_support::contains(ev.describe(), "waiters"));
+        CHECK(t.done());
+    }());
+}
+
+// ---- beyond CPython's tests -----------------------------------------------------------------
+
+LOOP_TEST_CASE("Event: bound to the loop of its first wait; waiting on another loop throws") {
+    Event event;
+    {
+        TestLoop<LoopKind> first;
+        locks_test::run_body(first, [](Event* event) -> Coro<void> {
+            Task<void> waiter = create_task(event->wait());  // binds
+            co_await yield_now();
+            event->set();
+            co_await waiter;
+        }(&event));
+    }
+    TestLoop<LoopKind> second;
+    locks_test::run_body(second, [](Event* event) -> Coro<void> {
+        co_await event->wait();  // set: no check
+        event->clear();
+        Task<void> waiter = create_task(event->wait());
+        CHECK(co_await locks_test::outcome(waiter) ==
+              "RuntimeError: " + event->describe() + " is bound to a different event loop");
+    }(&event));
+}
+
+LOOP_TEST_CASE("Event: destroyed while tasks wait: they get CancelledError; woken ones return") {
+    TestLoop<LoopKind> s;
+    locks_test::run_body(s, []() -> Coro<void> {
+        auto event = std::make_unique<Event>();
+        Task<void> waiter = create_task(event->wait());
+        co_await yield_now();
+        event.reset();
+        CHECK(co_await locks_test::outcome(waiter) ==
+              "CancelledError: Event was destroyed while a task waited on it");
+        event = std::make_unique<Event>();
+        Task<void> woken = create_task(event->wait());
+        co_await yield_now();
+        event->set();
+        event.reset();
+        CHECK(co_await locks_test::outcome(woken) == "ok");
+    }());
+    CHECK(s.errors.contexts.empty());
+}
+
+TEST_CASE("Event: a deadlock report names the waiter Event.wait" *
+          doctest::test_suite("sim-only")) {
+    test_support::Sim s;
+    Event event;
+    const auto error =
+        test_support::thrown<sim::DeadlockError>([&] { s.loop.run_until_complete(event.wait()); });
+    REQUIRE(error.has_value());
+    CHECK(test_support::contains(error->what(), "Event.wait"));
+}
