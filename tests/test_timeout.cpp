@@ -345,4 +345,63 @@ LOOP_TEST_CASE("timeout: a zero limit around a body that never suspends returns 
               [] { return timeout(0s, immediately(9)); }))) == timed<LoopKind>("value 9 at 0ms"));
 }
 
+// ---- huge limits: asyncio's timeout(math.inf) ---------------------------------------------------
+
+LOOP_TEST_CASE("timeout / timeout_at / wait_for: a limit of Duration::max() never expires") {
+    test_support::TestLoop<LoopKind> s;
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([] {
+              return timeout(Duration::max(), value_after(2ms, 1));
+          }))) == timed<LoopKind>("value 1 at 2ms"));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([] {
+              return timeout(Duration::max() - 1ns, value_after(1ms, 2));  // saturates: never
+          }))) == timed<LoopKind>("value 2 at 3ms"));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([] {
+              return timeout_at(Duration::max(), value_after(1ms, 3));
+          }))) == timed<LoopKind>("value 3 at 4ms"));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([] {
+              return wait_for(value_after(1ms, 4), Duration::max());
+          }))) == timed<LoopKind>("value 4 at 5ms"));
+    Future<int> future = s.loop.template create_future<int>();
+    s.loop.call_later(1ms, [future]() mutable { future.set_result(5); });
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return wait_for(future, Duration::max());
+          }))) == timed<LoopKind>("value 5 at 6ms"));
+    Task<int> task = s.loop.create_task(value_after(1ms, 6));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return wait_for(task, Duration::max());
+          }))) == timed<LoopKind>("value 6 at 7ms"));
+}
+
+LOOP_TEST_CASE("timeout / wait_for: a limit of Duration::min() expires at once, as 0 does") {
+    test_support::TestLoop<LoopKind> s;
+    Events events;
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return timeout(Duration::min(), value_after_noting_cancel(1s, 1, &events));
+          }))) == timed<LoopKind>("TimeoutError at 0ms"));
+    CHECK(timed<LoopKind>(joined(events)) == timed<LoopKind>("body cancelled at 0ms"));
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return timeout_at(Duration::min(), value_after(1s, 2));
+          }))) == timed<LoopKind>("TimeoutError at 0ms"));
+    bool ran = false;
+    CHECK(timed<LoopKind>(s.loop.run_until_complete(outcome_of([&] {
+              return wait_for(mark_and_return(&ran), Duration::min());
+          }))) == timed<LoopKind>("TimeoutError at 0ms"));
+    CHECK_FALSE(ran);
+}
+
+TEST_CASE(
+    "timeout: a body that waits forever under a limit of Duration::max() is a deadlock, "
+    "not a TimeoutError") {
+    Sim s;
+    std::string outcome_text;
+    auto error = test_support::thrown<sim::DeadlockError>([&] {
+        outcome_text = s.loop.run_until_complete(
+            outcome_of([] { return timeout(Duration::max(), value_after(Duration::max(), 1)); }));
+    });
+    CHECK(outcome_text.empty());
+    REQUIRE(error);
+    CHECK(std::string(error->what()).find("deadlock at t=0") == 0);
+    CHECK(s.loop.time() == Duration::zero());
+}
+
 TEST_SUITE_END();

@@ -12,6 +12,8 @@ TimeoutScope::TimeoutScope(Duration when)
         task.cancel();
         *expiring = true;
     };
+    if (when == Duration::max())
+        return;  // never expires: no timer (asyncio's timeout(inf))
     if (when <= loop.time()) {
         timer_ = TimerHandle(loop.call_soon(on_timeout).state());
     } else {
