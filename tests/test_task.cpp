@@ -1,5 +1,6 @@
 // Task<T>: creation, names, current_task/all_tasks, awaiting, reports, escaping exceptions; on both
 // loops.
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -107,6 +108,122 @@ Coro<std::string> await_self(std::shared_ptr<Task<std::string>> self) {
 Coro<void> push_after(Duration delay, Events* events, std::string text) {
     co_await sleep(delay);
     events->push_back(std::move(text));
+}
+
+// ---- a task awaiting itself; await cycles ------------------------------------------------------
+
+/// Awaits the task in `self` (itself) and records what that raised.
+Coro<void> record_awaiting_self(std::shared_ptr<Task<void>> self, Events* events) {
+    try {
+        co_await *self;
+    } catch (const RuntimeError& e) {
+        events->push_back(std::string("t1: RuntimeError: ") + e.what());
+    } catch (const CancelledError& e) {
+        events->push_back(std::string("t1: CancelledError: ") + e.what());
+        throw;
+    }
+}
+
+/// The minimal case of the differential run against CPython: main spawns t1, t1 awaits t1, main
+/// does sleep(0).
+Coro<void> main_with_self_awaiting_task(Events* events) {
+    auto self = std::make_shared<Task<void>>();
+    *self = create_task(record_awaiting_self(self, events));
+    co_await sleep(Duration::zero());
+    events->push_back("main: sleep(0) returned");
+    co_await sleep(Duration::zero());
+    events->push_back("main: second sleep(0) returned");
+    co_await *self;
+}
+
+/// Awaits a future of another loop and records the error.
+Coro<void> record_awaiting_foreign(Future<int> foreign, Events* events) {
+    try {
+        co_await foreign;
+    } catch (const RuntimeError& e) {
+        events->push_back(std::string("t1: RuntimeError: ") + e.what());
+    }
+}
+
+/// main spawns t1, which awaits a future of another loop; main does sleep(0).
+Coro<void> main_with_foreign_awaiting_task(Future<int> foreign, Events* events) {
+    Task<void> t1 = create_task(record_awaiting_foreign(foreign, events));
+    co_await sleep(Duration::zero());
+    events->push_back("main: sleep(0) returned");
+    co_await t1;
+}
+
+/// main spawns t1, lets it await itself, then cancels it before the error is delivered.
+Coro<void> main_cancelling_self_awaiting_task(Events* events) {
+    auto self = std::make_shared<Task<void>>();
+    *self = create_task(record_awaiting_self(self, events));
+    co_await sleep(Duration::zero());  // t1 runs and awaits itself
+    events->push_back("main: cancel() returned " +
+                      std::string(self->cancel("bye") ? "true" : "false"));
+    co_await sleep(Duration::zero());
+    co_await sleep(Duration::zero());
+    events->push_back(std::string("main: t1 done=") + (self->done() ? "true" : "false") +
+                      " cancelled=" + (self->cancelled() ? "true" : "false"));
+}
+
+/// Awaits the task in `*other`, recording how the await ended.
+Coro<void> await_other(std::shared_ptr<Task<void>> other, Events* events, std::string who) {
+    co_await yield_now();  // let every task of the cycle be created
+    try {
+        co_await *other;
+    } catch (const CancelledError& e) {
+        events->push_back(who + ": CancelledError '" + e.what() + "'");
+        throw;
+    }
+    events->push_back(who + ": returned");
+}
+
+struct Cycle {
+    std::vector<std::shared_ptr<Task<void>>> tasks;
+};
+
+/// Creates n tasks, task i awaiting task i+1 (mod n), and lets them all suspend.
+Coro<Cycle> make_cycle(std::size_t n, Events* events) {
+    Cycle cycle;
+    for (std::size_t i = 0; i < n; ++i)
+        cycle.tasks.push_back(std::make_shared<Task<void>>());
+    for (std::size_t i = 0; i < n; ++i) {
+        *cycle.tasks[i] =
+            create_task(await_other(cycle.tasks[(i + 1) % n], events, "t" + std::to_string(i + 1)));
+    }
+    co_await sleep(Duration::zero());
+    co_await sleep(Duration::zero());
+    co_return cycle;
+}
+
+/// Builds a cycle of n tasks, cancels task `which` with a message, waits for all of them.
+Coro<void> cancel_in_cycle(std::size_t n, std::size_t which, Events* events) {
+    Cycle cycle = co_await make_cycle(n, events);
+    events->push_back(cycle.tasks[which]->describe().find("wait_for=") != std::string::npos
+                          ? "described"
+                          : "no wait_for");
+    const bool cancelled = cycle.tasks[which]->cancel("stop");
+    events->push_back("cancel() returned " + std::string(cancelled ? "true" : "false"));
+    std::string counts = "cancelling():";
+    for (auto& task : cycle.tasks)
+        counts += " " + std::to_string(task->cancelling());
+    events->push_back(counts);
+    for (auto& task : cycle.tasks) {
+        try {
+            co_await *task;
+        } catch (const CancelledError&) {
+        }
+    }
+    std::string states = "cancelled():";
+    for (auto& task : cycle.tasks)
+        states += task->cancelled() ? " true" : " false";
+    events->push_back(states);
+}
+
+/// A main task that leaves a two-task await cycle behind for the Runner's shutdown.
+Coro<int> main_leaving_a_cycle(Events* events) {
+    Cycle cycle = co_await make_cycle(2, events);
+    co_return 5;
 }
 
 }  // namespace
@@ -378,6 +495,97 @@ LOOP_TEST_CASE("Task: a task awaiting itself raises RuntimeError") {
     *self = s.loop.create_task(await_self(self));
     std::string error = s.loop.run_until_complete(*self);
     CHECK(error.find("Task cannot await on itself") == 0);
+}
+
+LOOP_TEST_CASE(
+    "Task: a task awaiting itself gets the RuntimeError at its next step, after the "
+    "callbacks already ready (as CPython 3.13)") {
+    TestLoop<LoopKind> s;
+    Events events;
+    s.loop.run_until_complete(main_with_self_awaiting_task(&events));
+    REQUIRE(events.size() == 3);
+    CHECK(events[0] == "main: sleep(0) returned");
+    CHECK(events[1].find("t1: RuntimeError: Task cannot await on itself: <Task pending "
+                         "name='Task-2' coro=<record_awaiting_self()>") == 0);
+    CHECK(events[2] == "main: second sleep(0) returned");
+}
+
+LOOP_TEST_CASE(
+    "Task: a task awaiting a future of another loop gets the RuntimeError at its next "
+    "step (as CPython 3.13)") {
+    TestLoop<LoopKind> s;
+    TestLoop<LoopKind> there;
+    Future<int> foreign = there.loop.template create_future<int>();
+    Events events;
+    s.loop.run_until_complete(main_with_foreign_awaiting_task(foreign, &events));
+    REQUIRE(events.size() == 2);
+    CHECK(events[0] == "main: sleep(0) returned");
+    CHECK(events[1].find("attached to a different loop") != std::string::npos);
+}
+
+LOOP_TEST_CASE("Task: a cancellation overtakes the error of a task awaiting itself") {
+    TestLoop<LoopKind> s;
+    Events events;
+    s.loop.run_until_complete(main_cancelling_self_awaiting_task(&events));
+    CHECK(joined(events) ==
+          "main: cancel() returned true | t1: CancelledError: bye | main: t1 "
+          "done=true cancelled=true");
+}
+
+LOOP_TEST_CASE("Task: cancelling a task in a two-task await cycle breaks the cycle") {
+    TestLoop<LoopKind> s;
+    Events events;
+    s.loop.run_until_complete(cancel_in_cycle(2, 0, &events));
+    // The request went t1 -> t2 -> back to t1: t1's await ends with CancelledError, t1 ends
+    // cancelled, which ends t2's await of t1 with t1's CancelledError.
+    CHECK(joined(events) ==
+          "described | cancel() returned true | cancelling(): 1 1 | t1: "
+          "CancelledError 'stop' | t2: CancelledError 'stop' | cancelled(): "
+          "true true");
+    CHECK(s.errors.contexts.empty());
+}
+
+LOOP_TEST_CASE("Task: cancelling the second task of a two-task await cycle") {
+    TestLoop<LoopKind> s;
+    Events events;
+    s.loop.run_until_complete(cancel_in_cycle(2, 1, &events));
+    CHECK(joined(events) ==
+          "described | cancel() returned true | cancelling(): 1 1 | t2: "
+          "CancelledError 'stop' | t1: CancelledError 'stop' | cancelled(): "
+          "true true");
+}
+
+LOOP_TEST_CASE("Task: cancelling a task in a three-task await cycle") {
+    TestLoop<LoopKind> s;
+    Events events;
+    s.loop.run_until_complete(cancel_in_cycle(3, 0, &events));
+    CHECK(joined(events) ==
+          "described | cancel() returned true | cancelling(): 1 1 1 | t1: "
+          "CancelledError 'stop' | t3: CancelledError 'stop' | t2: "
+          "CancelledError 'stop' | cancelled(): true true true");
+}
+
+LOOP_TEST_CASE("Task: describe() of a task in an await cycle prints the repeated task as ...") {
+    TestLoop<LoopKind> s;
+    Events events;
+    Cycle cycle = s.loop.run_until_complete(make_cycle(2, &events));
+    CHECK(cycle.tasks[0]->describe() ==
+          "<Task pending name='Task-2' coro=<await_other()> wait_for=<Task pending "
+          "name='Task-3' coro=<await_other()> wait_for=...>>");
+    for (auto& task : cycle.tasks)
+        task->cancel();
+    s.loop.run_until_complete(sleep(1ms));
+    CHECK(cycle.tasks[0]->cancelled());
+    CHECK(cycle.tasks[1]->cancelled());
+}
+
+LOOP_TEST_CASE("Task: run() with an await cycle left behind: the shutdown cancels it and returns") {
+    test_support::LoopRecorder<LoopKind> loops;
+    Events events;
+    CHECK(simrun::run(main_leaving_a_cycle(&events), {.loop_factory = loops.factory()}) == 5);
+    CHECK(loops.last().is_closed());
+    std::sort(events.begin(), events.end());
+    CHECK(joined(events) == "t1: CancelledError '' | t2: CancelledError ''");
 }
 
 TEST_SUITE_END();

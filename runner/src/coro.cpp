@@ -30,4 +30,16 @@ void report_never_awaited(const SourceLocation& origin) noexcept {
     }
 }
 
+void throw_already_started(bool finished) {
+    if (finished)
+        throw RuntimeError("cannot reuse already awaited coroutine");
+    throw RuntimeError("coroutine is being awaited already");
+}
+
+void throw_empty_coro() {
+    throw RuntimeError(
+        "cannot await an empty Coro (it was moved from, e.g. into create_task(), or "
+        "default-constructed)");
+}
+
 }  // namespace simrun::detail

@@ -36,13 +36,13 @@ std::string format_seconds(Duration d) {
 struct EventLoop::RunningScope {
     explicit RunningScope(EventLoop& loop) : loop_(loop) {
         loop.running_ = true;
-        loop.thread_id_ = std::this_thread::get_id();
+        loop.thread_id_.store(std::this_thread::get_id(), std::memory_order_relaxed);
         running_loop = &loop;
     }
     ~RunningScope() {
         loop_.stopping_ = false;
         loop_.running_ = false;
-        loop_.thread_id_ = {};
+        loop_.thread_id_.store(std::thread::id{}, std::memory_order_relaxed);
         running_loop = nullptr;
     }
     RunningScope(const RunningScope&) = delete;
@@ -136,6 +136,7 @@ void EventLoop::call_soon_in_context(std::function<void()> callback,
                                      std::shared_ptr<const detail::ContextMap> context,
                                      std::string label) {
     check_closed();
+    check_thread();
     auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
     handle->context = std::move(context);
     handle->label = std::move(label);
@@ -144,7 +145,7 @@ void EventLoop::call_soon_in_context(std::function<void()> callback,
 
 TimerHandle EventLoop::call_later(Duration delay, std::function<void()> callback,
                                   SourceLocation where) {
-    return call_at(time() + delay, std::move(callback), where);
+    return call_at(saturating_add(time(), delay), std::move(callback), where);
 }
 
 TimerHandle EventLoop::call_at(Duration when, std::function<void()> callback,
@@ -154,6 +155,8 @@ TimerHandle EventLoop::call_at(Duration when, std::function<void()> callback,
     auto handle = make_handle(std::move(callback), where, true);
     handle->is_timer = true;
     handle->when = when;
+    if (when == Duration::max())  // never: not armed, so it neither fires nor bounds a wait
+        return TimerHandle(std::move(handle));
     handle->sequence = timer_sequence();
     timers_.push(handle);
     return TimerHandle(std::move(handle));
@@ -253,9 +256,11 @@ void EventLoop::check_closed() const {
 }
 
 void EventLoop::check_thread() const {
-    if (!debug_ || !running_)
+    if (!get_debug())
         return;
-    if (thread_id_ != std::this_thread::get_id()) {
+    // asyncio's _check_thread: no check while the loop does not run (no thread owns it then).
+    const std::thread::id owner = thread_id_.load(std::memory_order_relaxed);
+    if (owner != std::thread::id{} && owner != std::this_thread::get_id()) {
         throw RuntimeError(
             "Non-thread-safe operation invoked on an event loop other than the current one");
     }
@@ -323,7 +328,8 @@ void EventLoop::run_once() {
     if (!ready_.empty() || stopping_) {
         timeout = Duration::zero();
     } else if (deadline) {
-        timeout = std::max(Duration::zero(), *deadline - time());
+        const Duration now = time();  // deadlines may be far in the past: no subtraction then
+        timeout = *deadline <= now ? Duration::zero() : *deadline - now;
     }
     wait_for_events(timeout);
     drain_threadsafe_queue();
@@ -352,7 +358,8 @@ void EventLoop::run_handle(detail::HandleState& handle) {
     ++steps_;
     if (observer_ != nullptr)
         observer_->before_callback(handle);
-    const Duration started = debug_ ? time() : Duration::zero();
+    const bool debug = get_debug();
+    const Duration started = debug ? time() : Duration::zero();
     try {
         if (handle.context) {
             detail::ContextData context{handle.context, false};
@@ -384,7 +391,7 @@ void EventLoop::run_handle(detail::HandleState& handle) {
     }
     if (observer_ != nullptr)
         observer_->after_callback();
-    if (debug_) {
+    if (debug) {
         const Duration took = time() - started;
         if (took >= slow_callback_duration_) {
             std::string what = handle.task != nullptr

@@ -20,7 +20,13 @@ EventLoop& FutureStateBase::loop() const {
     return *anchor_->loop;
 }
 
+void FutureStateBase::check_thread() const {
+    if (EventLoop* loop = anchor_->loop)
+        loop->check_thread();
+}
+
 bool FutureStateBase::cancel(std::string message) {
+    check_thread();
     log_traceback_ = false;
     if (done())
         return false;
@@ -29,12 +35,13 @@ bool FutureStateBase::cancel(std::string message) {
 }
 
 void FutureStateBase::check_pending_for_set() const {
+    check_thread();
     if (done())
         throw InvalidStateError("invalid state: " + describe() + " is already done");
 }
 
 void FutureStateBase::set_exception(std::exception_ptr error) {
-    check_pending_for_set();
+    check_pending_for_set();  // checks the thread too
     if (!error)
         throw ValueError("set_exception() needs an exception");
     exception_ = std::move(error);
@@ -80,6 +87,12 @@ void FutureStateBase::add_waiter(std::weak_ptr<TaskBase> waiter) {
 
 std::size_t FutureStateBase::remove_done_callback(std::uint64_t id) {
     return std::erase_if(callbacks_, [id](const DoneCallback& c) { return c.id == id; });
+}
+
+void FutureStateBase::remove_waiter(const TaskBase& waiter) noexcept {
+    std::erase_if(callbacks_, [&waiter](const DoneCallback& c) {
+        return !c.callback && c.waiter.lock().get() == &waiter;
+    });
 }
 
 void FutureStateBase::finish() {

@@ -7,7 +7,8 @@ namespace simrun {
 void Handle::cancel() {
     if (!state_ || state_->cancelled.exchange(true))
         return;
-    if (state_->is_timer && state_->loop != nullptr)
+    // A timer due never (Duration::max()) was not put in the heap: nothing to account for.
+    if (state_->is_timer && state_->loop != nullptr && state_->when != Duration::max())
         state_->loop->timer_cancelled();
 }
 

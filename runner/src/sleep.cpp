@@ -15,6 +15,15 @@ void YieldNow::await_resume() const {
     detail::deliver_pending_cancellation();
 }
 
+Coro<void> detail::sleep_nan() {
+    throw ValueError("Invalid delay: NaN (not a number)");
+    co_return;
+}
+
+Coro<void> sleep(unsigned int seconds) {
+    return sleep(seconds_to_duration(seconds));
+}
+
 Coro<void> sleep(Duration delay) {
     if (delay <= Duration::zero()) {
         co_await yield_now();

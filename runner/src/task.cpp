@@ -69,15 +69,48 @@ void TaskBase::schedule_step() {
 }
 
 bool TaskBase::cancel(std::string message) {
+    check_thread();
     mark_retrieved();
     if (done())
         return false;
-    ++cancels_requested_;
-    if (waiting_on_ && waiting_on_->cancel(message))
+    if (cancelling_waiter_) {
+        // The request went round an await cycle (this task awaits, maybe through others, a
+        // task that awaits this one) and came back here. asyncio recurses until RecursionError;
+        // here the cycle is broken: this task's await ends with CancelledError at its next
+        // step, as if what it awaits had been cancelled. Not counted again: it is the same
+        // request.
+        if (!pending_error_)
+            interrupt_wait(std::make_exception_ptr(CancelledError(message)));
         return true;
+    }
+    ++cancels_requested_;
+    if (waiting_on_) {
+        std::shared_ptr<FutureStateBase> waiter = waiting_on_;  // a cycle may reset waiting_on_
+        cancelling_waiter_ = true;
+        bool cancelled = false;
+        try {
+            cancelled = waiter->cancel(message);
+        } catch (...) {
+            cancelling_waiter_ = false;
+            throw;
+        }
+        cancelling_waiter_ = false;
+        if (cancelled)
+            return true;
+    }
     must_cancel_ = true;
     pending_cancel_message_ = std::move(message);
     return true;
+}
+
+void TaskBase::interrupt_wait(std::exception_ptr error) {
+    pending_error_ = std::move(error);
+    if (waiting_on_) {
+        waiting_on_->remove_waiter(*this);
+        waiting_on_.reset();
+    }
+    yielded_ = true;
+    schedule_step();
 }
 
 int TaskBase::uncancel() noexcept {
@@ -90,12 +123,21 @@ int TaskBase::uncancel() noexcept {
 }
 
 void TaskBase::wait_on(FutureStateBase& future, std::coroutine_handle<> at) {
+    // As asyncio, these errors reach the task at its next step (other ready callbacks run
+    // first, and a cancellation requested meanwhile replaces them).
     if (future.loop_if_alive() != loop_if_alive()) {
-        throw RuntimeError("Task " + describe() + " got Future " + future.describe() +
-                           " attached to a different loop");
+        resume_at_ = at;
+        interrupt_wait(std::make_exception_ptr(RuntimeError("Task " + describe() + " got Future " +
+                                                            future.describe() +
+                                                            " attached to a different loop")));
+        return;
     }
-    if (&future == this)
-        throw RuntimeError("Task cannot await on itself: " + describe());
+    if (&future == this) {
+        resume_at_ = at;
+        interrupt_wait(
+            std::make_exception_ptr(RuntimeError("Task cannot await on itself: " + describe())));
+        return;
+    }
     waiting_on_ = future.shared_from_this();
     resume_at_ = at;
     future.add_waiter(keep_alive_);
@@ -110,10 +152,13 @@ void TaskBase::yield_once(std::coroutine_handle<> at) {
 }
 
 void TaskBase::deliver_pending_cancellation() {
-    if (!must_cancel_)
-        return;
-    must_cancel_ = false;
-    throw CancelledError(pending_cancel_message_);
+    if (must_cancel_) {
+        must_cancel_ = false;
+        pending_error_ = nullptr;  // a cancellation overtakes an error waiting for this step
+        throw CancelledError(pending_cancel_message_);
+    }
+    if (pending_error_)
+        std::rethrow_exception(std::exchange(pending_error_, nullptr));
 }
 
 void TaskBase::step(bool wake) {
@@ -179,6 +224,13 @@ void TaskBase::abandon() noexcept {
 }
 
 std::string TaskBase::describe() const {
+    if (describing_)
+        return "...";  // an await cycle leads back here (reprlib's recursive_repr)
+    describing_ = true;
+    struct Done {
+        bool& flag;
+        ~Done() { flag = false; }
+    } done_describing{describing_};
     std::string text =
         "<Task " + status_text() + " name='" + name_ + "' coro=<" + coro_origin_.function + "()>";
     if (status() == Status::finished && exception_)

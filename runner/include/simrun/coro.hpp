@@ -4,8 +4,29 @@
 // (`create_task(child())`). Awaiting transfers control directly to the child and back
 // (symmetric transfer), so deep await chains cost no stack.
 //
-// Lifetime rule (as in every C++ coroutine library): a coroutine lambda must not capture by
-// reference anything that may die before the coroutine finishes; pass values as parameters.
+// A Coro runs once. Awaiting it a second time, or giving it to create_task() / run() /
+// run_until_complete() after it was awaited, throws RuntimeError "cannot reuse already awaited
+// coroutine" (asyncio's words); awaiting (or scheduling) one that is suspended inside another
+// await throws RuntimeError "coroutine is being awaited already". Awaiting an empty Coro (moved
+// from, or default-constructed) throws RuntimeError too. Note that `co_await std::move(c)` does
+// not empty `c`: it keeps the (finished) frame, which is what lets a second await say so.
+//
+// Lifetime rules (as in every C++ coroutine library):
+// - A coroutine lambda must not capture by reference anything that may die before the
+//   coroutine finishes; pass values as parameters.
+// - Reference parameters are kept as references in the frame. With
+//   `Coro<void> f(const std::string& s)`, `co_await f("x")` is fine: the temporary std::string
+//   lives until the co_await expression ends, which is after the body finished. But
+//   `create_task(f("x"))`, or `Coro<void> c = f("x");` awaited later, lets the temporary die at
+//   the end of the statement while the frame still refers to it: the body reads a dangling
+//   reference. A coroutine that may run later (in a task) takes its parameters by value
+//   (`Coro<void> f(std::string s)`). Compilers do not catch this: g++ 12 and clang 14 give no
+//   warning; clang's [[clang::lifetimebound]] on the parameter warns only for
+//   `Coro<void> c = f("x");`, not when the Coro is passed on to create_task(); g++ 13's
+//   -Wdangling-reference is about functions returning references and does not apply. Nor can
+//   it be checked at run time: a frame does not know where its references point. An
+//   AddressSanitizer build reports the read as stack-use-after-scope when the temporary lived
+//   on the stack.
 
 #include <atomic>
 #include <coroutine>
@@ -28,6 +49,12 @@ void count_frame(std::int64_t delta) noexcept;
 
 /// Reports "coroutine 'f' was never awaited" (a RuntimeWarning in asyncio).
 void report_never_awaited(const SourceLocation& origin) noexcept;
+
+/// Throws the RuntimeError for starting a coroutine that was started already: "cannot reuse
+/// already awaited coroutine" if `finished`, else "coroutine is being awaited already".
+[[noreturn]] void throw_already_started(bool finished);
+/// Throws the RuntimeError for awaiting an empty Coro.
+[[noreturn]] void throw_empty_coro();
 
 struct CoroPromiseBase {
     explicit CoroPromiseBase(SourceLocation where) noexcept : origin(where) { count_frame(1); }
@@ -53,8 +80,17 @@ struct CoroPromiseBase {
     std::coroutine_handle<> continuation;
     std::exception_ptr exception;
     SourceLocation origin;  // the coroutine function: for "never awaited" reports and traces
-    bool started = false;
+    bool started = false;   // awaited, or run by a task: it can never start again
+    bool in_use = false;    // an await is running the frame right now (until it ends)
+    bool orphaned = false;  // its Coro let go while in use: that await destroys the frame
 };
+
+/// Throws RuntimeError if `frame` was started already (see throw_already_started).
+template <class Promise>
+void check_not_started(std::coroutine_handle<Promise> frame) {
+    if (frame.promise().started)
+        throw_already_started(frame.done());
+}
 
 template <class T>
 struct CoroPromiseResult {
@@ -119,22 +155,48 @@ class [[nodiscard]] Coro {
     }
 
     /// Awaiting runs the body to completion inside the awaiting task and returns its value.
+    /// RuntimeError (at the co_await) if the Coro is empty or was started already.
     auto operator co_await() && noexcept {
-        struct Awaiter {
-            Handle child;
-            bool await_ready() const noexcept { return false; }
+        class Awaiter {
+          public:
+            explicit Awaiter(Handle child) noexcept : child_(child) {}
+            Awaiter(const Awaiter&) = delete;
+            Awaiter& operator=(const Awaiter&) = delete;
+            ~Awaiter() {
+                if (!running_)
+                    return;
+                running_ = false;
+                auto& promise = child_.promise();
+                promise.in_use = false;
+                if (promise.orphaned)  // its Coro is gone: this await was the last user
+                    child_.destroy();
+            }
+            // A misused Coro is not suspended on: await_resume throws instead.
+            bool await_ready() const noexcept { return !child_ || child_.promise().started; }
             std::coroutine_handle<> await_suspend(std::coroutine_handle<> parent) noexcept {
-                child.promise().continuation = parent;
-                child.promise().started = true;
-                return child;
+                auto& promise = child_.promise();
+                promise.continuation = parent;
+                promise.started = true;
+                promise.in_use = true;
+                running_ = true;
+                return child_;
             }
             T await_resume() {
-                auto& promise = child.promise();
+                if (!running_) {
+                    if (!child_)
+                        detail::throw_empty_coro();
+                    detail::throw_already_started(child_.done());
+                }
+                auto& promise = child_.promise();
                 if (promise.exception)
                     std::rethrow_exception(promise.exception);
                 if constexpr (!std::is_void_v<T>)
                     return std::move(*promise.result);
             }
+
+          private:
+            Handle child_;
+            bool running_ = false;
         };
         return Awaiter{handle_};
     }
@@ -143,9 +205,16 @@ class [[nodiscard]] Coro {
     void reset() noexcept {
         if (!handle_)
             return;
-        if (!handle_.promise().started)
-            detail::report_never_awaited(handle_.promise().origin);
-        handle_.destroy();
+        auto& promise = handle_.promise();
+        if (!promise.started)
+            detail::report_never_awaited(promise.origin);
+        if (promise.in_use) {
+            // Another await is running this frame (the Coro was moved out from under it, e.g.
+            // into create_task(), which refused it): that await destroys it when it ends.
+            promise.orphaned = true;
+        } else {
+            handle_.destroy();
+        }
         handle_ = {};
     }
 

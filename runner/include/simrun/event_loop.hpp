@@ -4,6 +4,7 @@
 // A concrete loop (sim::SimLoop, the real epoll loop) supplies only the clock and the "wait for
 // the next event" step. See docs/design.md for the life of one iteration.
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -53,7 +54,16 @@ class StepObserver {
 };
 
 /// An event loop. Not copyable; one thread runs it at a time. Methods marked "thread-safe" may
-/// be called from any thread; all others belong to the loop's thread.
+/// be called from any thread; all others belong to the loop's thread, and so do the futures and
+/// tasks of the loop (set_result, cancel, ...). From another thread, hand the work to the loop
+/// with call_soon_threadsafe():
+///
+///     loop.call_soon_threadsafe([task]() mutable { task.cancel(); });
+///
+/// In debug mode, calling call_soon, call_later, call_at, create_task, Task::cancel or a
+/// future's set_result / set_exception / cancel from a thread other than the one running the
+/// loop throws RuntimeError "Non-thread-safe operation invoked on an event loop other than the
+/// current one" (as asyncio's debug mode); outside debug mode it is a data race.
 class EventLoop {
   public:
     EventLoop(const EventLoop&) = delete;
@@ -68,12 +78,16 @@ class EventLoop {
     // ---- callbacks ----------------------------------------------------------------------
 
     /// Runs `callback` at the next iteration, after the callbacks already queued (FIFO).
+    /// Loop thread only (see the class comment).
     Handle call_soon(std::function<void()> callback,
                      SourceLocation where = SourceLocation::current());
-    /// Runs `callback` once `delay` has passed.
+    /// Runs `callback` once `delay` has passed. A delay <= 0 is due at once; a delay too large
+    /// to add to time() (Duration::max()) means never: the timer is not armed. Loop thread only.
     TimerHandle call_later(Duration delay, std::function<void()> callback,
                            SourceLocation where = SourceLocation::current());
-    /// Runs `callback` at loop time `when`. Equal deadlines have no guaranteed order.
+    /// Runs `callback` at loop time `when`. Equal deadlines have no guaranteed order. `when` in
+    /// the past is due at once; `when` == Duration::max() is never (not armed: it keeps no
+    /// wait short and the simulator does not jump to it). Loop thread only.
     TimerHandle call_at(Duration when, std::function<void()> callback,
                         SourceLocation where = SourceLocation::current());
     /// Thread-safe call_soon: wakes the loop. Throws RuntimeError "Event loop is closed".
@@ -82,13 +96,19 @@ class EventLoop {
 
     // ---- tasks and futures --------------------------------------------------------------
 
-    /// Wraps `coro` in a task and schedules its first step.
+    /// Wraps `coro` in a task and schedules its first step. Loop thread only.
+    /// Throws ValueError for an empty Coro, and RuntimeError "cannot reuse already awaited
+    /// coroutine" for a Coro that was awaited (or ran in a task) already, "coroutine is being
+    /// awaited already" for one that is suspended inside another await (a frame still in use
+    /// is left to the await that runs it).
     template <class T>
     Task<T> create_task(Coro<T> coro, TaskOptions options = {},
                         SourceLocation where = SourceLocation::current()) {
         check_closed();
+        check_thread();
         if (!coro)
             throw ValueError("a coroutine was expected, got an empty Coro");
+        detail::check_not_started(coro.handle());
         Context context = options.context ? *options.context : copy_context();
         std::string name = options.name.empty() ? next_task_name() : std::move(options.name);
         auto state = std::make_shared<detail::TaskState<T>>(
@@ -149,8 +169,8 @@ class EventLoop {
     // ---- debug mode ---------------------------------------------------------------------
 
     /// Debug mode; defaults to on when the environment variable SIMRUN_DEBUG is non-empty.
-    bool get_debug() const noexcept { return debug_; }
-    void set_debug(bool enabled) noexcept { debug_ = enabled; }
+    bool get_debug() const noexcept { return debug_.load(std::memory_order_relaxed); }
+    void set_debug(bool enabled) noexcept { debug_.store(enabled, std::memory_order_relaxed); }
     /// In debug mode, callbacks taking at least this long are logged (default 100 ms).
     Duration slow_callback_duration() const noexcept { return slow_callback_duration_; }
     void set_slow_callback_duration(Duration duration) noexcept {
@@ -306,7 +326,8 @@ class EventLoop {
 
     /// Throws RuntimeError "Event loop is closed".
     void check_closed() const;
-    /// In debug mode, throws if called from a thread other than the one running the loop.
+    /// In debug mode, while the loop runs, throws RuntimeError "Non-thread-safe operation invoked
+    /// on an event loop other than the current one" if called from another thread. Any thread.
     void check_thread() const;
     void task_started(detail::TaskBase& task) noexcept;
     void task_finished(detail::TaskBase& task) noexcept;
@@ -388,7 +409,9 @@ class EventLoop {
     ExceptionHandler exception_handler_;
     LogHandler log_handler_;
     StepObserver* observer_ = nullptr;
-    std::thread::id thread_id_{};
+    // The thread running the loop (none when it does not run); other threads read it in
+    // check_thread().
+    std::atomic<std::thread::id> thread_id_{};
     Duration slow_callback_duration_ = std::chrono::milliseconds(100);
     std::uint64_t steps_ = 0;
     std::uint64_t timer_counter_ = 0;
@@ -397,7 +420,7 @@ class EventLoop {
     bool running_ = false;
     bool stopping_ = false;
     bool closed_ = false;
-    bool debug_ = false;
+    std::atomic<bool> debug_{false};  // read by check_thread() on any thread
     bool asyncgens_shutdown_called_ = false;
     bool executor_shutdown_called_ = false;
 };

@@ -56,8 +56,10 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
     Status status() const noexcept { return status_; }
 
     /// Cancels a pending future (schedules its callbacks); false if it was already done.
+    /// In debug mode, RuntimeError from a thread other than the loop's (see check_thread()).
     virtual bool cancel(std::string message);
-    /// Fails the future; InvalidStateError if it is already done.
+    /// Fails the future; InvalidStateError if it is already done; in debug mode RuntimeError
+    /// from a thread other than the loop's.
     void set_exception(std::exception_ptr error);
     /// The exception (null if it has a result); CancelledError if cancelled; InvalidStateError if
     /// pending. Marks the exception as retrieved.
@@ -75,6 +77,8 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
     std::uint64_t add_done_callback(std::function<void()> callback);
     /// Wakes `waiter` (runs its next step) once the future is done.
     void add_waiter(std::weak_ptr<TaskBase> waiter);
+    /// Forgets `waiter` (a task woken by other means, before this future is done).
+    void remove_waiter(const TaskBase& waiter) noexcept;
     /// Removes a callback that was not scheduled yet; returns how many were removed.
     std::size_t remove_done_callback(std::uint64_t id);
     /// Drops every callback not scheduled yet (the loop closed: they can never run).
@@ -94,7 +98,13 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
     /// "Future" or "Task": the name used in "... exception was never retrieved".
     virtual const char* kind() const noexcept { return "Future"; }
 
+    /// In debug mode, throws RuntimeError "Non-thread-safe operation invoked on an event loop
+    /// other than the current one" when called from a thread other than the one running the
+    /// loop (EventLoop::check_thread).
+    void check_thread() const;
+
   protected:
+    /// InvalidStateError if done (and the thread check of check_thread()).
     void check_pending_for_set() const;
     /// Marks the future finished (value or exception already stored) and schedules callbacks.
     void finish();
@@ -162,6 +172,7 @@ class FutureState final : public FutureStateBase, public ValueSlot<T> {
     void clear_cancel_hook() noexcept { cancel_hook_ = nullptr; }
     bool cancel(std::string message) override {
         if (cancel_hook_ && !done()) {
+            check_thread();
             mark_retrieved();
             return cancel_hook_(message);
         }
@@ -209,7 +220,11 @@ struct FutureAwaiter {
 }  // namespace detail
 
 /// A result that some code will set later. Belongs to one loop; awaitable from tasks of that
-/// loop. Copies share the same future. Made by `loop.create_future<T>()`.
+/// loop. Copies share the same future. Made by `loop.create_future<T>()`. Not thread-safe: set
+/// or cancel it on the loop's thread (from another thread, through
+/// loop.call_soon_threadsafe()); in debug mode set_result, set_exception and cancel throw
+/// RuntimeError "Non-thread-safe operation invoked on an event loop other than the current one"
+/// from another thread while the loop runs.
 template <class T = void>
 class Future {
   public:

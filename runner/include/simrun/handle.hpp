@@ -60,7 +60,8 @@ class Handle {
 class TimerHandle : public Handle {
   public:
     using Handle::Handle;
-    /// The loop time at which the callback is due.
+    /// The loop time at which the callback is due; Duration::max() means never (the timer is
+    /// not armed).
     Duration when() const { return state_ ? state_->when : Duration{}; }
 };
 

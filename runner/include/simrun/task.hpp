@@ -34,6 +34,7 @@ class TaskBase : public FutureStateBase {
     TaskBase(EventLoop& loop, Context context, std::string name, SourceLocation created_at);
     ~TaskBase() override;
 
+    /// See TaskRef::cancel.
     bool cancel(std::string message) override;
     int uncancel() noexcept;
     int cancelling() const noexcept { return cancels_requested_; }
@@ -54,7 +55,8 @@ class TaskBase : public FutureStateBase {
     void wait_on(FutureStateBase& future, std::coroutine_handle<> at);
     /// Suspends the task for one loop iteration (asyncio's bare `yield`); it resumes at `at`.
     void yield_once(std::coroutine_handle<> at);
-    /// Throws CancelledError if a cancellation is pending (see deliver_pending_cancellation).
+    /// Called when the task resumes after a suspension: throws CancelledError if a cancellation
+    /// is pending, else the error that interrupt_wait() left for this step, if any.
     void deliver_pending_cancellation();
     /// The loop is closing with this task still pending: drop the frame without running it.
     void abandon() noexcept;
@@ -84,6 +86,9 @@ class TaskBase : public FutureStateBase {
   private:
     void schedule_step();
     void complete_from_frame();
+    /// Ends the current suspension at the next step with `error` (thrown at the await unless a
+    /// cancellation is pending by then): stops waiting on `waiting_on_` and schedules a step.
+    void interrupt_wait(std::exception_ptr error);
 
     Context context_;
     std::shared_ptr<TaskBase> keep_alive_;  // a pending task owns itself; the loop lists it
@@ -91,11 +96,14 @@ class TaskBase : public FutureStateBase {
     std::coroutine_handle<> resume_at_;
     std::string name_;
     std::string pending_cancel_message_;
+    std::exception_ptr pending_error_;  // thrown at the next step (see interrupt_wait)
     SourceLocation coro_origin_;
     int cancels_requested_ = 0;
     bool must_cancel_ = false;
     bool started_ = false;
     bool yielded_ = false;
+    bool cancelling_waiter_ = false;   // inside cancel(), cancelling waiting_on_ (cycle check)
+    mutable bool describing_ = false;  // inside describe() (an await cycle prints "...")
 };
 
 /// The task the calling thread is running right now, or null.
@@ -163,7 +171,11 @@ class Task : public TaskRef {
     }
 
     /// Awaiting a task waits for it and returns its result (a copy). Cancelling the awaiting
-    /// task cancels the awaited one too (as in asyncio).
+    /// task cancels the awaited one too (as in asyncio). A task awaiting itself gets
+    /// RuntimeError "Task cannot await on itself: <Task ...>", and one awaiting a task of another
+    /// loop RuntimeError "Task <Task ...> got Future <Task ...> attached to a different loop",
+    /// both at its next step (callbacks already ready run first; a cancellation requested
+    /// meanwhile replaces the error), as in asyncio.
     auto operator co_await() const {
         return detail::FutureAwaiter<detail::TaskState<T>>{
             std::static_pointer_cast<detail::TaskState<T>>(state())};

@@ -30,6 +30,14 @@ class TaskRef {
     bool cancelled() const;
     /// Requests cancellation: false if already done; otherwise counts one more request and
     /// throws CancelledError(message) into the task at its current or next suspension point.
+    /// What the task awaits is cancelled too (a future, or another task, recursively). If that
+    /// leads round an await cycle back to a task already being cancelled (t1 awaits t2, t2
+    /// awaits t1), the cycle is broken there: that task's await ends with CancelledError at its
+    /// next step (asyncio recurses until RecursionError instead).
+    /// Loop thread only: from another thread use
+    /// `loop.call_soon_threadsafe([task]() mutable { task.cancel(); })`; in debug mode another
+    /// thread gets RuntimeError "Non-thread-safe operation invoked on an event loop other than
+    /// the current one" while the loop runs.
     bool cancel(std::string message = {});
     /// Number of pending cancellation requests.
     int cancelling() const;
