@@ -1,5 +1,6 @@
 // SimLoop: virtual time, deadlock reports, determinism, choice sources and the trace
 // (docs/semantics.md, "The simulator").
+#include <algorithm>
 #include <csignal>
 #include <cstdint>
 #include <memory>
@@ -538,9 +539,9 @@ TEST_CASE("Trace: records task steps as 'run Task-N' and time jumps, and formats
 
 TEST_CASE("Trace: format(first, count) shows only that window, one line per entry") {
     sim::Trace trace;
-    for (int i = 0; i < 5; ++i)
+    for (int i = 0; i < 5; ++i)  // not "e" + ...: a g++ 12 -O3 false -Wstringop-overflow
         trace.add(static_cast<std::uint64_t>(i), std::chrono::seconds(i), "k",
-                  "e" + std::to_string(i));
+                  std::string("e").append(std::to_string(i)));
     CHECK(trace.format(1, 2) == "[t=1.000s #1] k e1\n[t=2.000s #2] k e2\n");
     CHECK(trace.format(4, 50) == "[t=4.000s #4] k e4\n");
     CHECK(trace.format(9, 3).empty());
@@ -686,6 +687,196 @@ TEST_CASE(
     CHECK(first.second == second.second);
     CHECK(contains(first.second, "main cancelled"));
     CHECK(contains(first.second, "SIGINT arrived"));
+}
+
+// ---- run limits ---------------------------------------------------------------------------
+
+namespace {
+Coro<void> health_check(Duration period) {
+    for (;;)
+        co_await sleep(period);
+}
+
+// The main task of a service that never finishes: a periodic health check keeps the loop busy
+// while the main task waits for an Event nobody sets.
+Coro<void> ticking_service(Event* never) {
+    create_task(health_check(60s), {.name = "health-check"});
+    co_await never->wait();
+}
+
+// A callback that schedules itself again, forever.
+void spin_forever(EventLoop* loop) {
+    loop->call_soon([loop] { spin_forever(loop); });
+}
+
+// Swallows every cancellation: only the limits end it.
+Coro<void> ignores_cancellation() {
+    for (;;) {
+        try {
+            co_await sleep(1s);
+        } catch (const CancelledError&) {
+        }
+    }
+}
+
+Coro<void> stubborn_service(Event* never) {
+    create_task(ignores_cancellation(), {.name = "stubborn"});
+    co_await never->wait();
+}
+}  // namespace
+
+TEST_CASE(
+    "SimLoop: a periodic task plus a main task awaiting an Event nobody sets hits the time limit") {
+    test_support::HandlerCapture handler;
+    sim::SimLoop loop({.time_limit = 1h});
+    handler.attach(loop);
+    Event never;
+    auto error =
+        thrown<sim::LivelockError>([&] { loop.run_until_complete(ticking_service(&never)); });
+    REQUIRE(error);
+    CHECK(error->limit() == sim::LivelockError::Limit::time);
+    CHECK(error->pending_tasks() ==
+          std::vector<std::string>{"Task-1 awaits Event.wait", "health-check awaits sleep"});
+    const std::string message = error->what();
+    CHECK(contains(message, "livelock at t=3600.000s after "));
+    CHECK(contains(message,
+                   "the virtual-time limit 3600.000s (SimOptions::time_limit) was "
+                   "reached; the next event is due at t=3660.000s."));
+    CHECK(contains(message,
+                   "Pending tasks:\n  Task-1 awaits Event.wait\n  health-check awaits sleep\n"));
+    CHECK(loop.time() == 1h);  // the tick due exactly at the limit ran; the next one did not
+    static_assert(std::is_base_of_v<RuntimeError, sim::LivelockError>);
+    static_assert(!std::is_base_of_v<sim::DeadlockError, sim::LivelockError>);
+    loop.close();  // the health check is still pending (the main task is not reported)
+    CHECK(handler.count("Task was destroyed but it is pending!") == 1);
+}
+
+TEST_CASE("SimLoop: a callback that reschedules itself forever hits the step limit exactly") {
+    sim::SimLoop loop({.step_limit = 1000});
+    Event never;
+    spin_forever(&loop);
+    auto error = thrown<sim::LivelockError>([&] { loop.run_until_complete(wait_forever(&never)); });
+    REQUIRE(error);
+    CHECK(error->limit() == sim::LivelockError::Limit::steps);
+    CHECK(loop.steps() == 1000);
+    CHECK(loop.time() == Duration::zero());
+    CHECK(error->pending_tasks() == std::vector<std::string>{"Task-1 awaits Event.wait"});
+    CHECK(contains(error->what(),
+                   "livelock at t=0.000s after 1000 callbacks: the step limit of 1000 callbacks "
+                   "(SimOptions::step_limit) was reached with more to run."));
+    loop.close();
+}
+
+TEST_CASE("SimLoop: the livelock message ends with the last trace lines, past trace_limit too") {
+    sim::SimLoop loop({.trace_limit = 10, .step_limit = 500});
+    Event never;
+    spin_forever(&loop);
+    auto error = thrown<sim::LivelockError>([&] { loop.run_until_complete(wait_forever(&never)); });
+    REQUIRE(error);
+    // The trace's own last entry is the livelock, recorded after the message was made.
+    std::vector<sim::TraceEntry> latest = loop.trace().last(21);
+    REQUIRE(latest.size() == 21);
+    CHECK(latest.back().kind == "livelock");
+    CHECK(latest.back().text == std::string(error->what()).substr(0, latest.back().text.size()));
+    latest.pop_back();
+    std::string tail = "\nLast trace lines:";
+    for (const sim::TraceEntry& entry : latest)
+        tail += "\n  " + sim::Trace::format_entry(entry);
+    const std::string message = error->what();
+    CHECK(message.size() >= tail.size());
+    CHECK(message.substr(message.size() - std::min(message.size(), tail.size())) == tail);
+    CHECK(contains(tail, "[t=0.000s #500] run "));  // the last callback before the limit
+    CHECK(loop.trace().entries().size() == 10);
+    loop.close();
+}
+
+TEST_CASE("Trace: last(count) gives the latest entries in order, kept past the limit") {
+    sim::Trace trace(3);
+    CHECK(trace.last(5).empty());
+    for (int i = 0; i < 2; ++i)
+        trace.add(0, Duration::zero(), "k", std::to_string(i));
+    auto texts = [&](std::size_t count) {
+        std::vector<std::string> result;
+        for (const sim::TraceEntry& entry : trace.last(count))
+            result.push_back(entry.text);
+        return test_support::joined(result);
+    };
+    CHECK(texts(5) == test_support::joined({"0", "1"}));
+    for (int i = 2; i < 6; ++i)
+        trace.add(0, Duration::zero(), "k", std::to_string(i));
+    CHECK(texts(4) == test_support::joined({"2", "3", "4", "5"}));  // entries and ring, no gap
+    CHECK(texts(100) == test_support::joined({"0", "1", "2", "3", "4", "5"}));
+    for (int i = 6; i < 200; ++i)
+        trace.add(0, Duration::zero(), "k", std::to_string(i));
+    CHECK(trace.last(100).size() == sim::Trace::recent_capacity);  // dropped ones leave a gap
+    CHECK(texts(2) == test_support::joined({"198", "199"}));
+    CHECK(trace.last(100).front().text == std::to_string(200 - sim::Trace::recent_capacity));
+    CHECK(trace.entries().size() == 3);
+    CHECK(sim::Trace::format_entry(trace.last(1).front()) == "[t=0.000s #0] k 199");
+}
+
+TEST_CASE("SimLoop: run() through a Runner ends with LivelockError and its close() ends") {
+    test_support::SimFactory loops({.time_limit = 10min});
+    Event never;
+    auto error = thrown<sim::LivelockError>(
+        [&] { run(ticking_service(&never), {.loop_factory = loops.factory()}); });
+    REQUIRE(error);
+    CHECK(contains(error->what(), "livelock at t=600.000s"));
+    sim::SimLoop& loop = loops.last();
+    CHECK(loop.is_closed());  // run() closed the runner: its clean-up cancelled both tasks
+    CHECK(loop.time() == 10min);
+    CHECK(loop.time_limit() == 10min + 1h);  // the clean-up budget, unused
+    CHECK(contains(loop.trace().format(0, 1000), "loop closed"));
+}
+
+TEST_CASE("SimLoop: Runner::close() after a LivelockError cancels the leftover tasks and ends") {
+    test_support::SimFactory loops({.step_limit = 300});
+    Runner runner({.loop_factory = loops.factory()});
+    Event never;
+    auto& loop = static_cast<sim::SimLoop&>(runner.get_loop());
+    spin_forever(&loop);
+    CHECK_THROWS_AS(runner.run(wait_forever(&never)), sim::LivelockError);
+    CHECK(loop.step_limit() == 300 + 1'000'000);
+    runner.close();  // the spinning callback is dropped with the loop; the main task cancelled
+    CHECK(loop.is_closed());
+}
+
+TEST_CASE("SimLoop: a task that ignores cancellation makes close() hit the clean-up budget") {
+    test_support::SimFactory loops({.time_limit = 10s, .cleanup_time = 1min});
+    test_support::HandlerCapture handler;
+    loops.on_new_loop = [&handler](sim::SimLoop& loop) { handler.attach(loop); };
+    Event never;
+    auto first = thrown<sim::LivelockError>([&] {
+        Runner runner({.loop_factory = loops.factory()});
+        CHECK_THROWS_AS(runner.run(stubborn_service(&never)), sim::LivelockError);
+        runner.close();
+    });
+    REQUIRE(first);
+    sim::SimLoop& loop = loops.last();
+    CHECK(loop.is_closed());
+    CHECK(loop.time() == 70s);
+    CHECK(contains(first->what(), "livelock at t=70.000s after "));
+    CHECK(contains(first->what(),
+                   "the virtual-time limit 70.000s (the clean-up budget after an "
+                   "earlier LivelockError, SimOptions::cleanup_time) was reached"));
+    CHECK(contains(first->what(), "stubborn awaits sleep"));
+    CHECK(handler.count("Task was destroyed but it is pending!") == 1);  // closed in any case
+}
+
+TEST_CASE(
+    "SimLoop: the default limits are one year and 100 million callbacks; both can be lifted") {
+    sim::SimOptions defaults;
+    CHECK(defaults.time_limit == std::chrono::hours(24 * 365));
+    CHECK(defaults.step_limit == 100'000'000);
+    sim::SimLoop loop({.time_limit = sim::no_time_limit, .step_limit = sim::no_step_limit});
+    loop.run_until_complete(sleep_for(std::chrono::hours(24 * 365 * 2)));
+    CHECK(loop.time() == std::chrono::hours(24 * 365 * 2));
+    loop.close();
+    sim::SimLoop limited;
+    CHECK_THROWS_AS(limited.run_until_complete(sleep_for(std::chrono::hours(24 * 366))),
+                    sim::LivelockError);
+    CHECK(limited.time() == Duration::zero());
+    limited.close();
 }
 
 TEST_SUITE_END();

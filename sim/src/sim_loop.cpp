@@ -24,7 +24,9 @@ SimLoop::SimLoop(SimOptions options)
       choices_(options_.choices ? options_.choices
                                 : std::make_shared<SeededChoices>(options_.seed)),
       signals_(*this),
-      trace_(options_.trace_limit) {
+      trace_(options_.trace_limit),
+      time_limit_(options_.time_limit),
+      step_limit_(options_.step_limit) {
     set_step_observer(this);
 }
 
@@ -78,13 +80,15 @@ void SimLoop::on_log(LogLevel level, const std::string& message) {
 
 void SimLoop::wait_for_events(std::optional<Duration> timeout) {
     throw_if_terminated();
+    if (steps() >= step_limit_)
+        report_livelock(LivelockError::Limit::steps, now_);
     if (has_pending_threadsafe())
         timeout = Duration::zero();
     Duration target = now_;
     if (!timeout || *timeout > Duration::zero()) {
         std::optional<Duration> next;
         if (timeout)
-            next = now_ + *timeout;
+            next = saturating_add(now_, *timeout);
         bool timer_is_next = next.has_value();
         auto consider = [&](std::optional<Duration> when) {
             if (when && (!next || *when < *next)) {
@@ -101,9 +105,12 @@ void SimLoop::wait_for_events(std::optional<Duration> timeout) {
         // Only timers are late (a loop that wakes up late); jobs and signals keep their times.
         if (timer_is_next && target > now_ && options_.max_timer_lateness > Duration::zero()) {
             auto span = static_cast<std::uint64_t>(options_.max_timer_lateness.count()) + 1;
-            target += Duration(static_cast<Duration::rep>(choices_->choose(span)));
+            target = saturating_add(target,
+                                    Duration(static_cast<Duration::rep>(choices_->choose(span))));
         }
     }
+    if (target > time_limit_)
+        report_livelock(LivelockError::Limit::time, target);
     if (target > now_) {
         now_ = target;
         note("time", "advance to " + format_time(now_));
@@ -158,22 +165,73 @@ void SimLoop::throw_if_terminated() const {
     }
 }
 
-void SimLoop::report_deadlock() {
+std::vector<std::string> SimLoop::pending_task_lines() const {
     std::vector<std::string> pending;
     for (const TaskRef& task : all_tasks())
         pending.push_back(task.name() + " awaits " + task.state()->awaiting());
+    return pending;
+}
+
+std::string SimLoop::pending_report(const std::vector<std::string>& pending) const {
+    // Appended piece by piece: " " + std::to_string(...) trips a g++ 12 -O3 false -Wrestrict.
+    std::string report;
+    if (executor_ && executor_->hung_jobs() > 0) {
+        report.append(" ")
+            .append(std::to_string(executor_->hung_jobs()))
+            .append(" executor job(s) never finish.");
+    }
+    report += pending.empty() ? " No task is pending." : " Pending tasks:";
+    for (const std::string& line : pending)
+        report.append("\n  ").append(line);
+    return report;
+}
+
+void SimLoop::report_deadlock() {
+    std::vector<std::string> pending = pending_task_lines();
     std::string message =
         "deadlock at t=" + format_time(now_) +
         ": nothing is ready and no timer, executor job or signal is coming, so a real loop "
-        "would wait forever.";
-    if (executor_ && executor_->hung_jobs() > 0) {
-        message += " " + std::to_string(executor_->hung_jobs()) + " executor job(s) never finish.";
-    }
-    message += pending.empty() ? " No task is pending." : " Pending tasks:";
-    for (const std::string& line : pending)
-        message += "\n  " + line;
+        "would wait forever." +
+        pending_report(pending);
     note("deadlock", message);
     throw DeadlockError(message, std::move(pending));
+}
+
+void SimLoop::report_livelock(LivelockError::Limit limit, Duration next_event) {
+    constexpr std::size_t trace_lines = 20;
+    const bool time = limit == LivelockError::Limit::time;
+    const std::string option = time ? (limit_hit_ ? "cleanup_time" : "time_limit")
+                                    : (limit_hit_ ? "cleanup_steps" : "step_limit");
+    const std::string origin =
+        limit_hit_
+            ? " (the clean-up budget after an earlier LivelockError, SimOptions::" + option + ")"
+            : " (SimOptions::" + option + ")";
+    std::string message =
+        "livelock at t=" + format_time(now_) + " after " + std::to_string(steps()) + " callbacks: ";
+    if (time) {
+        message += "the virtual-time limit " + format_time(time_limit_) + origin +
+                   " was reached; the next event is due at t=" + format_time(next_event) + ".";
+    } else {
+        message += "the step limit of " + std::to_string(step_limit_) + " callbacks" + origin +
+                   " was reached with more to run.";
+    }
+    const std::string headline = message;
+    message +=
+        " Something keeps the loop busy without the program finishing (or the run "
+        "needs a higher limit).";
+    std::vector<std::string> pending = pending_task_lines();
+    message += pending_report(pending);
+    message += "\nLast trace lines:";
+    for (const TraceEntry& entry : trace_.last(trace_lines))
+        message += "\n  " + Trace::format_entry(entry);
+    note("livelock", headline);
+    // The clean-up that follows (Runner::close()) gets a budget of its own.
+    time_limit_ = saturating_add(now_, options_.cleanup_time);
+    step_limit_ = options_.cleanup_steps > no_step_limit - steps()
+                      ? no_step_limit
+                      : steps() + options_.cleanup_steps;
+    limit_hit_ = true;
+    throw LivelockError(message, limit, std::move(pending));
 }
 
 void SimLoop::on_close() {

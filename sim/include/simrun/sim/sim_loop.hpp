@@ -2,11 +2,15 @@
 // SimLoop: the deterministic simulation loop. Virtual time starts at 0 and jumps to the next
 // timer, executor completion or scheduled signal whenever nothing is ready; nothing reads a real
 // clock or starts a thread. Every nondeterministic choice comes from one ChoiceSource. If the
-// loop would wait forever, it throws DeadlockError listing every pending task and what it awaits.
+// loop would wait forever, it throws DeadlockError listing every pending task and what it awaits;
+// if it keeps running past SimOptions::time_limit or step_limit, it throws LivelockError with the
+// same list and the last trace lines, so no simulated program runs (or hangs) without end.
 //
 //     int result = simrun::run(main(), {.loop_factory = simrun::sim::factory({.seed = 7})});
 
+#include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +36,31 @@ class DeadlockError : public RuntimeError {
     std::vector<std::string> pending_;
 };
 
+/// The loop went past SimOptions::time_limit or SimOptions::step_limit: something keeps it busy
+/// (a periodic task, a callback that reschedules itself) while what it runs does not finish.
+/// The message names the limit, its value, the virtual time and the callbacks run, lists every
+/// pending task and what it awaits (as DeadlockError does) and ends with the last trace lines.
+class LivelockError : public RuntimeError {
+  public:
+    /// Which limit was hit.
+    enum class Limit { time, steps };
+    LivelockError(const std::string& message, Limit limit, std::vector<std::string> pending)
+        : RuntimeError(message), limit_(limit), pending_(std::move(pending)) {}
+    /// Which limit was hit.
+    Limit limit() const noexcept { return limit_; }
+    /// One line per pending task: "Task-2 awaits Event.wait".
+    const std::vector<std::string>& pending_tasks() const noexcept { return pending_; }
+
+  private:
+    Limit limit_;
+    std::vector<std::string> pending_;
+};
+
+/// SimOptions::time_limit for "no limit".
+inline constexpr Duration no_time_limit = Duration::max();
+/// SimOptions::step_limit for "no limit".
+inline constexpr std::uint64_t no_step_limit = std::numeric_limits<std::uint64_t>::max();
+
 /// Options of a simulated loop.
 struct SimOptions {
     /// Seed of the default choice source.
@@ -46,6 +75,26 @@ struct SimOptions {
     bool shuffle_timer_ties = true;
     /// Trace entries kept in memory (the digest always covers all).
     std::size_t trace_limit = 200000;
+    /// The loop never lets virtual time pass this point: when its next event (timer, executor
+    /// completion, signal) lies beyond it, it throws LivelockError instead of jumping there.
+    /// The default, one year, is far beyond any sensible test and ends a program that would
+    /// otherwise tick forever (a 1 s periodic task gets there in tens of seconds of real time).
+    /// no_time_limit: no limit.
+    Duration time_limit = std::chrono::hours(24 * 365);
+    /// Once this many callbacks have run (EventLoop::steps()), the loop throws LivelockError
+    /// instead of running more. Checked once per loop iteration, so a run ends at most one
+    /// iteration's ready callbacks past it. The default, 100 million, is far more than any test
+    /// needs and ends a callback that reschedules itself forever after tens of seconds of real
+    /// time. no_step_limit: no limit.
+    std::uint64_t step_limit = 100'000'000;
+    /// After a limit was hit, the loop moves both limits to "now + cleanup_time" and "steps so
+    /// far + cleanup_steps", so that the clean-up that follows runs but cannot hang either:
+    /// Runner::close() (and so run()) cancels the leftover tasks, closes async generators and
+    /// joins the executor (its default timeout, 300 s, fits in the default hour); past these,
+    /// LivelockError is thrown again (from close()) and each new hit grants the same budget.
+    Duration cleanup_time = std::chrono::hours(1);
+    /// See cleanup_time.
+    std::uint64_t cleanup_steps = 1'000'000;
 };
 
 /// The simulation loop (see the file comment).
@@ -78,6 +127,11 @@ class SimLoop final : public EventLoop, private StepObserver {
     void busy(Duration duration);
     /// True once a signal's default action ended the simulated process.
     bool terminated() const noexcept { return terminated_.has_value(); }
+    /// The virtual-time limit in force: SimOptions::time_limit until a limit is hit, then the
+    /// clean-up budget's (see SimOptions::cleanup_time).
+    Duration time_limit() const noexcept { return time_limit_; }
+    /// The step limit in force (see time_limit()).
+    std::uint64_t step_limit() const noexcept { return step_limit_; }
 
   protected:
     void wait_for_events(std::optional<Duration> timeout) override;
@@ -97,6 +151,11 @@ class SimLoop final : public EventLoop, private StepObserver {
     [[noreturn]] void terminate(int signum);
     void throw_if_terminated() const;
     [[noreturn]] void report_deadlock();
+    [[noreturn]] void report_livelock(LivelockError::Limit limit, Duration next_event);
+    /// "Task-2 awaits Event.wait" for every pending task, in creation order.
+    std::vector<std::string> pending_task_lines() const;
+    /// The end of a deadlock or livelock message: hung executor jobs and the pending tasks.
+    std::string pending_report(const std::vector<std::string>& pending) const;
 
     SimOptions options_;
     std::shared_ptr<ChoiceSource> choices_;
@@ -106,6 +165,9 @@ class SimLoop final : public EventLoop, private StepObserver {
     Duration now_{};
     std::uint64_t timers_made_ = 0;
     std::optional<int> terminated_;
+    Duration time_limit_;
+    std::uint64_t step_limit_;
+    bool limit_hit_ = false;
     bool inside_callback_ = false;
 };
 

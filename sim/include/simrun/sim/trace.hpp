@@ -22,8 +22,12 @@ struct TraceEntry {
 /// The trace of one loop.
 class Trace {
   public:
-    /// Keeps at most `limit` entries (the digest covers every entry, kept or not).
+    /// Keeps the first `limit` entries, and past them the last recent_capacity ones (the
+    /// digest covers every entry, kept or not).
     explicit Trace(std::size_t limit = 200000) : limit_(limit) {}
+
+    /// How many of the latest entries are kept past the limit (for last()).
+    static constexpr std::size_t recent_capacity = 64;
 
     void add(std::uint64_t step, Duration time, std::string kind, std::string text);
     const std::vector<TraceEntry>& entries() const noexcept { return entries_; }
@@ -33,9 +37,16 @@ class Trace {
     std::uint64_t digest() const noexcept { return digest_; }
     /// Lines "[t=1.250s #42] run Task-3" for entries [first, first + count).
     std::string format(std::size_t first = 0, std::size_t count = 50) const;
+    /// The latest `count` entries recorded, oldest first: fewer if fewer were recorded, and at
+    /// most recent_capacity once entries were dropped (never with a gap between them).
+    std::vector<TraceEntry> last(std::size_t count) const;
+    /// "[t=1.250s #42] run Task-3" (no newline).
+    static std::string format_entry(const TraceEntry& entry);
 
   private:
     std::vector<TraceEntry> entries_;
+    std::vector<TraceEntry> recent_;  // past the limit: a ring of the latest entries
+    std::size_t recent_next_ = 0;     // the oldest one, once the ring is full
     std::size_t limit_;
     std::uint64_t total_ = 0;
     std::uint64_t digest_ = 0xcbf29ce484222325ULL;
