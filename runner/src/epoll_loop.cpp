@@ -9,6 +9,8 @@
 
 #include "simrun/thread_pool.hpp"
 
+#include "io/epoll_network.hpp"
+
 namespace simrun {
 namespace {
 
@@ -32,7 +34,10 @@ int wait_on_epoll(int epoll_fd, epoll_event* events, int capacity,
     }
     int milliseconds = -1;
     if (timeout) {
-        const auto rounded_up = (timeout->count() + 999'999) / 1'000'000;
+        // Rounded up without overflowing, whatever the timeout.
+        const std::int64_t nanoseconds = timeout->count();
+        const std::int64_t rounded_up =
+            nanoseconds / 1'000'000 + (nanoseconds % 1'000'000 > 0 ? 1 : 0);
         milliseconds = static_cast<int>(std::min<std::int64_t>(rounded_up, INT_MAX));
     }
     return ::epoll_wait(epoll_fd, events, capacity, milliseconds);
@@ -152,6 +157,14 @@ void EpollLoop::on_close() {
         ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
     }
     watches_.clear();
+    if (network_)
+        network_->close_all();  // no descriptor outlives the loop (see network())
+}
+
+io::Network& EpollLoop::network() {
+    if (!network_)
+        network_ = std::make_unique<io::detail::EpollNetwork>(*this);
+    return *network_;
 }
 
 // ---- readers and writers ----------------------------------------------------------------------

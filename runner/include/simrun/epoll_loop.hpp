@@ -25,6 +25,10 @@
 
 namespace simrun {
 
+namespace io::detail {
+class EpollNetwork;
+}
+
 /// Options of an EpollLoop.
 struct EpollLoopOptions {
     /// Workers of the default executor (a ThreadPool); 0: min(32, cores + 4), as Python.
@@ -50,6 +54,14 @@ class EpollLoop final : public EventLoop {
     Handle add_writer(int fd, std::function<void()> callback) override;
     bool remove_reader(int fd) override;
     bool remove_writer(int fd) override;
+
+    /// Kernel sockets (io/network.hpp): non-blocking, close-on-exec, TCP_NODELAY, sends that
+    /// never raise SIGPIPE, getaddrinfo in the default executor. Made on first use and owned by
+    /// the loop. Closing the loop closes every socket of this network still open (listening
+    /// sockets stop listening; connections close as by StreamSocket::close()); a socket object
+    /// that outlives that stays valid: send(), receive() and the like raise OSError EBADF,
+    /// close() and abort() do nothing.
+    io::Network& network() override;
 
     /// Descriptors watched for reading or writing (for tests and leak checks).
     std::size_t watched_descriptors() const noexcept { return watches_.size(); }
@@ -78,6 +90,7 @@ class EpollLoop final : public EventLoop {
     std::atomic<bool> wake_pending_{false};
     std::map<int, Watch> watches_;
     std::vector<epoll_event> events_;
+    std::unique_ptr<io::detail::EpollNetwork> network_;
 };
 
 }  // namespace simrun
