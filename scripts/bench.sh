@@ -13,7 +13,9 @@
 #      BENCH_CLOCK=wall (time everything by wall clock; default: the loop thread's CPU time where
 #      the workload runs on one thread), BENCH_PYTHON (default: pyenv's newest 3.13 if installed,
 #      else python3), BENCH_FILTER (a regex for Google Benchmark; a substring for asyncio),
-#      SIMRUN_JOBS (build parallelism, default 2).
+#      SIMRUN_JOBS (build parallelism, default 2), BENCH_ECHO_CLIENTS (default 1000; quick: 200),
+#      BENCH_ECHO_MESSAGES (default 100), BENCH_ECHO_REPETITIONS (default: BENCH_REPETITIONS),
+#      BENCH_IDLE_CONNECTIONS (default 10000, fewer if the descriptor limit is lower; quick: 1000).
 # Results (JSON) and the table stay in build/bench/results/.
 set -euo pipefail
 
@@ -31,12 +33,18 @@ if [[ $QUICK == 1 ]]; then
     MIN_TIME=${BENCH_MIN_TIME:-0.02}
     SLEEPERS=${BENCH_SLEEPERS:-100000}
     SLEEPER_REPETITIONS=${BENCH_SLEEPER_REPETITIONS:-1}
+    ECHO_CLIENTS=${BENCH_ECHO_CLIENTS:-200}
+    IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-1000}
 else
     REPETITIONS=${BENCH_REPETITIONS:-5}
     MIN_TIME=${BENCH_MIN_TIME:-0.1}
     SLEEPERS=${BENCH_SLEEPERS:-1000000}
     SLEEPER_REPETITIONS=${BENCH_SLEEPER_REPETITIONS:-1}
+    ECHO_CLIENTS=${BENCH_ECHO_CLIENTS:-1000}
+    IDLE_CONNECTIONS=${BENCH_IDLE_CONNECTIONS:-10000}
 fi
+ECHO_MESSAGES=${BENCH_ECHO_MESSAGES:-100}
+ECHO_REPETITIONS=${BENCH_ECHO_REPETITIONS:-$REPETITIONS}
 ASYNCIO_SLEEPER_REPETITIONS=${BENCH_ASYNCIO_SLEEPER_REPETITIONS:-$SLEEPER_REPETITIONS}
 FILTER=${BENCH_FILTER:-}
 JOBS=${SIMRUN_JOBS:-2}
@@ -64,9 +72,9 @@ if ! cmake -S "$ROOT" -B "$BUILD" "${GEN_ARGS[@]}" \
     tail -30 "$BUILD/configure.log"
     exit 2
 fi
-simrun_log "build simrun_bench asio_bench libuv_bench (-j$JOBS)"
-if ! cmake --build "$BUILD" --parallel "$JOBS" \
-    --target simrun_bench asio_bench libuv_bench >"$BUILD/build.log" 2>&1; then
+simrun_log "build simrun_bench asio_bench libuv_bench simrun_net_bench asio_net_bench (-j$JOBS)"
+if ! cmake --build "$BUILD" --parallel "$JOBS" --target simrun_bench asio_bench libuv_bench \
+    simrun_net_bench asio_net_bench >"$BUILD/build.log" 2>&1; then
     tail -40 "$BUILD/build.log"
     exit 2
 fi
@@ -132,6 +140,31 @@ if [[ -z $FILTER || sleepers =~ $FILTER ]]; then
     done
 fi
 
+# The network workloads (bench/common/echo.hpp): one process per run, as the sleepers. The
+# simulated network's echo row appears when simrun_net_bench lists the "sim" loop.
+NET_LOOPS=$("$BIN/simrun_net_bench" --list-loops)
+if [[ -z $FILTER || echo =~ $FILTER ]]; then
+    for ((run = 1; run <= ECHO_REPETITIONS; ++run)); do
+        simrun_log "echo: $ECHO_CLIENTS clients x $ECHO_MESSAGES lines, run $run of $ECHO_REPETITIONS"
+        echo_args=(--clients="$ECHO_CLIENTS" --messages="$ECHO_MESSAGES")
+        for loop in $NET_LOOPS; do
+            "$BIN/simrun_net_bench" --echo --loop="$loop" "${echo_args[@]}" >>"$RESULTS/net.jsonl"
+        done
+        "$BIN/asio_net_bench" --echo "${echo_args[@]}" >>"$RESULTS/net.jsonl"
+        "$PYTHON" "$ROOT/bench/peers/asyncio_net_bench.py" --echo "${echo_args[@]}" \
+            >>"$RESULTS/net.jsonl"
+    done
+fi
+if [[ -z $FILTER || idle =~ $FILTER ]]; then
+    simrun_log "idle connections: $IDLE_CONNECTIONS"
+    for side in server client; do
+        "$BIN/simrun_net_bench" --idle="$IDLE_CONNECTIONS" --side=$side >>"$RESULTS/net.jsonl"
+    done
+    "$BIN/asio_net_bench" --idle="$IDLE_CONNECTIONS" >>"$RESULTS/net.jsonl"
+    "$PYTHON" "$ROOT/bench/peers/asyncio_net_bench.py" --idle="$IDLE_CONNECTIONS" \
+        >>"$RESULTS/net.jsonl"
+fi
+
 # ---------------------------------------------------------------------------
 # The table
 # ---------------------------------------------------------------------------
@@ -140,6 +173,7 @@ json_string() { python3 -c 'import json, sys; print(json.dumps(sys.argv[1]))' "$
 command="scripts/bench.sh"
 [[ $QUICK == 1 ]] && command="BENCH_QUICK=1 $command"
 [[ -n ${BENCH_REPETITIONS:-} ]] && command="BENCH_REPETITIONS=$BENCH_REPETITIONS $command"
+[[ -n $FILTER ]] && command="BENCH_FILTER='$FILTER' $command"
 cat >"$RESULTS/meta.json" <<EOF
 {
   "date": $(json_string "$(date -u '+%Y-%m-%d %H:%M UTC')"),
@@ -158,6 +192,10 @@ cat >"$RESULTS/meta.json" <<EOF
   "asyncio_sleeper_repetitions": $ASYNCIO_SLEEPER_REPETITIONS,
   "sleepers": $SLEEPERS,
   "min_time": $MIN_TIME,
+  "echo_clients": $ECHO_CLIENTS,
+  "echo_messages": $ECHO_MESSAGES,
+  "echo_repetitions": $ECHO_REPETITIONS,
+  "idle_connections": $IDLE_CONNECTIONS,
   "clock": $(json_string "${BENCH_CLOCK:-cpu}")
 }
 EOF

@@ -4,6 +4,7 @@
 #
 #   bench/tools/profile.sh 'callbacks/epoll'        # a Google Benchmark workload (a regex)
 #   bench/tools/profile.sh sleepers epoll [N]       # the sleepers workload (default N 1000000)
+#   bench/tools/profile.sh echo [N]                 # the echo workload on epoll (N clients, 1000)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -19,7 +20,10 @@ fi
 DATA=$(mktemp /tmp/simrun-profile.XXXXXX)
 trap 'rm -f "$DATA" "$DATA.old"' EXIT
 
-if [[ ${1:-} == sleepers ]]; then
+if [[ ${1:-} == echo ]]; then
+    perf record -q -F 2000 -o "$DATA" "$(dirname "$BIN")/simrun_net_bench" --echo --clients="${2:-1000}" \
+        >/dev/null
+elif [[ ${1:-} == sleepers ]]; then
     perf record -q -F 1000 -o "$DATA" "$BIN" --sleepers="${3:-1000000}" --loop="${2:-epoll}"
 else
     perf record -q -F 2000 -o "$DATA" "$BIN" --benchmark_filter="^${1:?workload regex}" \

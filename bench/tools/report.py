@@ -5,6 +5,8 @@
                                        workload, implementation and repetition
     asyncio.jsonl                      peers/asyncio_bench.py, one object per line
     sleepers.jsonl                     the sleepers runs, one object per line and process
+    net.jsonl                          the network runs (echo, idle connections), one object
+                                       per line (bench/common/echo.hpp)
     meta.json                          machine, compilers, settings (from bench.sh)
 
     report.py RESULTS_DIR [--markdown]
@@ -41,6 +43,14 @@ ROWS = [
     ("sleepers", "peak_rss_mb", "1M sleeping tasks: peak RSS", "MB", False),
     ("sim_speed", "virtual_seconds_per_second", "virtual s per second, timer-heavy", "x", True),
     ("random_programs", "per_second", "random programs per second", "1/s", True),
+    ("echo", "messages_per_second", "echo 1k clients x 100: messages per second", "1/s", True),
+    ("echo", "p99_us", "echo: p99 round trip (wall)", "us", False),
+    ("echo", "p50_us", "echo: median round trip (wall)", "us", False),
+    ("echo", "peak_rss_mb", "echo: peak RSS", "MB", False),
+    ("idle_server", "heap_bytes_per_connection", "idle connection, server side: heap", "B", False),
+    ("idle_server", "rss_bytes_per_connection", "idle connection, server side: RSS", "B", False),
+    ("idle_client", "heap_bytes_per_connection", "idle connection, client side: heap", "B", False),
+    ("idle_client", "rss_bytes_per_connection", "idle connection, client side: RSS", "B", False),
 ]
 
 
@@ -48,7 +58,9 @@ def load_json(path):
     if not os.path.exists(path):
         return None
     with open(path) as handle:
-        return json.load(handle)
+        text = handle.read()
+    # A filter that matches none of a program's workloads leaves its file empty.
+    return json.loads(text) if text.strip() else None
 
 
 def load_lines(path):
@@ -58,7 +70,7 @@ def load_lines(path):
         return [json.loads(line) for line in handle if line.strip().startswith("{")]
 
 
-def collect(results_dir):
+def collect(results_dir, clock="cpu"):
     """{(workload, implementation, metric): [values]}"""
     values = {}
 
@@ -94,6 +106,22 @@ def collect(results_dir):
         add(workload, implementation, "seconds", entry.get("seconds"))
         add(workload, implementation, "cpu_seconds", entry.get("cpu_seconds"))
         add(workload, implementation, "peak_rss_mb", entry.get("peak_rss_bytes", 0) / 1e6)
+    for entry in load_lines(os.path.join(results_dir, "net.jsonl")):
+        workload, implementation = entry["name"].split("/")[:2]
+        for metric in ("heap_bytes_per_connection", "rss_bytes_per_connection", "connections"):
+            if metric in entry:
+                add(workload, implementation, metric, entry[metric])
+        if workload != "echo":
+            continue
+        # The rate by the table's clock; on a simulated network the messages are virtual and
+        # only CPU time is real, whatever the clock.
+        virtual = entry.get("clock") == "virtual"
+        rate = "messages_per_cpu_second" if clock == "cpu" or virtual else "messages_per_second"
+        add(workload, implementation, "messages_per_second", entry.get(rate))
+        if not virtual:  # a simulated round trip takes the latency the network was given
+            add(workload, implementation, "p50_us", entry.get("p50_us"))
+            add(workload, implementation, "p99_us", entry.get("p99_us"))
+        add(workload, implementation, "peak_rss_mb", entry.get("peak_rss_bytes", 0) / 1e6)
     return values
 
 
@@ -116,10 +144,14 @@ def ratio(numerator, denominator):
     return f"{value:.0f}x" if value >= 10 else f"{value:.2f}x"
 
 
-def build_rows(values, sleepers, clock):
+def build_rows(values, sleepers, clock, echo_clients=1000, idle_connections=None):
     rows = []
     for key, metric, what, unit, higher in ROWS:
         what = what.replace("1M", f"{sleepers:,}" if sleepers != 1_000_000 else "1M")
+        if echo_clients != 1000:
+            what = what.replace("1k clients", f"{echo_clients:,} clients")
+        if idle_connections:
+            what = what.replace("idle connection,", f"{idle_connections:,} idle,")
         if higher:  # the rates are per second of the clock the workloads were timed with
             what = what.replace("per second", "per CPU s" if clock == "cpu" else "per wall s")
         medians = {}
@@ -136,8 +168,9 @@ def build_rows(values, sleepers, clock):
         best_peer = (max(peers) if higher else min(peers)) if peers else None
         cells = [what, unit + (" (higher is better)" if higher else "")]
         cells += [number(medians.get(implementation)) for implementation in IMPLEMENTATIONS]
-        if higher:
-            cells += ["", "", ""]
+        if higher:  # how many times the rate of asyncio; the best peer's rate over epoll's
+            ratios = [ratio(epoll, asyncio), ratio(sim, asyncio), ratio(best_peer, epoll)]
+            cells += [cell if cell != "-" else "" for cell in ratios]
         else:
             cells += [ratio(asyncio, epoll), ratio(asyncio, sim), ratio(epoll, best_peer)]
         cells.append(str(min(counts)) if min(counts) == max(counts)
@@ -184,10 +217,16 @@ def describe(meta):
         f"{meta.get('sleeper_repetitions', '?')}, asyncio sleepers: "
         f"{meta.get('asyncio_sleeper_repetitions', '?')}), min time "
         f"{meta.get('min_time', '?')} s per repetition, clock: {meta.get('clock', '?')}",
+        f"network: echo {meta.get('echo_clients', '?')} clients x {meta.get('echo_messages', '?')} "
+        f"lines of 64 B, {meta.get('echo_repetitions', '?')} runs (one process each); "
+        f"{meta.get('idle_connections', '?')} idle connections asked for, 1 run",
         "cells: medians. ns = nanoseconds per operation, lower is better (loop-thread CPU time",
         "unless marked wall, see bench/common/stopwatch.hpp); asyncio/x = how many times faster",
         "x is than asyncio; epoll/best C peer = simrun epoll's time over the best of Asio and",
-        "libuv (1.00x or less: at least even).",
+        "libuv (1.00x or less: at least even); for the rates (higher is better) the same",
+        "ratios compare rates. echo: messages per CPU s of the whole process (server and clients)",
+        "unless clock is wall; the sim column is virtual messages per CPU s. idle: bytes per",
+        "connection, heap = malloc's in-use bytes (asyncio: tracemalloc), RSS = growth.",
     ]
     return "\n".join(lines)
 
@@ -198,8 +237,15 @@ def main():
         return 2
     results_dir = sys.argv[1]
     meta = load_json(os.path.join(results_dir, "meta.json"))
-    rows = build_rows(collect(results_dir), (meta or {}).get("sleepers", 1_000_000),
-                      (meta or {}).get("clock", "cpu"))
+    meta = meta or {}
+    clock = meta.get("clock", "cpu")
+    values = collect(results_dir, clock)
+    # The idle connections made (fewer than asked for under a low descriptor limit).
+    idle = [value for (workload, _, metric), samples in values.items()
+            if workload.startswith("idle_") and metric == "connections" for value in samples]
+    rows = build_rows(values, meta.get("sleepers", 1_000_000), clock,
+                      meta.get("echo_clients", 1000),
+                      int(min(idle)) if idle else meta.get("idle_connections"))
     if not rows:
         print("no results in " + results_dir, file=sys.stderr)
         return 1
