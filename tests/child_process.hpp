@@ -100,10 +100,16 @@ class Child {
     void interrupt() const { ::kill(pid_, SIGINT); }
 
     /// Waits for the child to end (killing it after the limit); returns its wait status.
-    int wait_for_exit() {
-        const auto deadline = Clock::now() + give_up_after;
+    int wait_for_exit() { return *wait_for_exit_within(give_up_after, true); }
+
+    /// Waits at most `limit` for the child to end; its wait status, or nullopt if it still
+    /// runs (then, if `kill_after`, kills it, marks it hung and returns that status).
+    std::optional<int> wait_for_exit_within(Clock::duration limit, bool kill_after = false) {
+        const auto deadline = Clock::now() + limit;
         int status = 0;
         while (::waitpid(pid_, &status, WNOHANG) == 0) {
+            if (Clock::now() > deadline && !kill_after)
+                return std::nullopt;
             if (Clock::now() > deadline) {
                 ::kill(pid_, SIGKILL);
                 ::waitpid(pid_, &status, 0);

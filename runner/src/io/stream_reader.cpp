@@ -333,12 +333,14 @@ std::string_view StreamReader::buffer() const noexcept {
 std::string StreamReader::describe() const {
     const io::detail::ReaderState& state = *state_;
     std::string text = "<StreamReader";
+    // Appends piece by piece: g++ 12 at -O3 warns (-Wrestrict, a false positive) about
+    // `" " + std::to_string(n)`.
     if (state.size() != 0)
-        text += " " + std::to_string(state.size()) + " bytes";
+        text.append(" ").append(std::to_string(state.size())).append(" bytes");
     if (state.eof)
         text += " eof";
     if (state.limit != static_cast<std::size_t>(default_stream_limit))
-        text += " limit=" + std::to_string(state.limit);
+        text.append(" limit=").append(std::to_string(state.limit));
     if (state.waiter)
         text += " waiter=" + state.waiter.describe();
     if (state.exception)
