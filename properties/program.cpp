@@ -40,6 +40,38 @@ struct Env {
     std::map<int, int> spawned_times;
 };
 
+/// Records an event of the differential campaign's trace (Program::record_events).
+void note(Env* env, const std::string& text) {
+    if (env->program.record_events)
+        env->observed.events.emplace_back(get_running_loop().time(), text);
+}
+
+/// The name a task has in the events: "main" for tasks[0], else its task name.
+std::string who(int index) {
+    return index == 0 ? std::string("main") : current_task().name();
+}
+
+/// "ValueError", "CancelledError", "RuntimeError: <message>", ... (as CPython's type names).
+std::string error_name(const std::exception_ptr& error) {
+    try {
+        std::rethrow_exception(error);
+    } catch (const BaseException& e) {
+        return e.type_name();
+    } catch (const ValueError&) {
+        return "ValueError";
+    } catch (const TimeoutError&) {
+        return "TimeoutError";
+    } catch (const ExceptionGroup&) {
+        return "ExceptionGroup";
+    } catch (const RuntimeError& e) {
+        return std::string("RuntimeError: ") + e.what();
+    } catch (const std::exception& e) {
+        return std::string("Exception: ") + e.what();
+    } catch (...) {
+        return "unknown";
+    }
+}
+
 std::string task_name(Env& env, int index) {
     int& times = env.spawned_times[index];
     std::string name = "t" + std::to_string(index);
@@ -59,6 +91,7 @@ Coro<int> run_task(Env* env, int index);
 
 AsyncGen<int> numbers(Env* env, int id, int count, Duration pause) {
     env->observed.generators_started.insert(id);
+    note(env, "gen " + std::to_string(id) + " start");
     std::exception_ptr error;
     bool closing = false;
     try {
@@ -74,6 +107,7 @@ AsyncGen<int> numbers(Env* env, int id, int count, Duration pause) {
     // The clean-up runs whichever way the body ended (exhausted, closed, or failed), and awaits
     // unless the body failed.
     ++env->observed.generator_cleanups[id];
+    note(env, "gen " + std::to_string(id) + " cleanup");
     if (!error) {
         std::exception_ptr cleanup_error;
         try {
@@ -83,10 +117,12 @@ AsyncGen<int> numbers(Env* env, int id, int count, Duration pause) {
         }
         if (cleanup_error) {
             ++env->observed.generator_cleanups_interrupted[id];
+            note(env, "gen " + std::to_string(id) + " cleanup interrupted");
             std::rethrow_exception(cleanup_error);
         }
     }
     ++env->observed.generator_cleanups_completed[id];
+    note(env, "gen " + std::to_string(id) + " cleanup done");
     if (error)
         std::rethrow_exception(error);
     (void)closing;
@@ -126,17 +162,21 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
     switch (step.kind) {
         case Step::Kind::sleep:
             co_await checked_sleep(env, step.duration);
+            note(env, who(self) + " sleep done");
             break;
         case Step::Kind::yield:
             co_await sleep(Duration::zero());
+            note(env, who(self) + " yield done");
             break;
         case Step::Kind::busy:
             sim::busy(step.duration);
+            note(env, who(self) + " busy done");
             break;
         case Step::Kind::spawn:
             if (step.target > self && step.target < size) {
                 children.push_back(create_task(run_task(env, step.target),
                                                {.name = task_name(*env, step.target)}));
+                note(env, who(self) + " spawn " + children.back().name());
             }
             break;
         case Step::Kind::await_child:
@@ -146,13 +186,17 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
                 // waiting) passes the cancel() on to the child, which in asyncio also counts as
                 // looking at the error of an already failed child.
                 env->collected.insert(child.name());
+                std::string got;
                 try {
-                    co_await child;
+                    got = "value " + std::to_string(co_await child);
                 } catch (const CancelledError&) {
                     if (current_task().cancelling() > 0)
                         throw;
+                    got = "CancelledError";
                 } catch (const std::exception&) {
+                    got = error_name(std::current_exception());
                 }
+                note(env, who(self) + " await " + child.name() + " -> " + got);
                 stop_if_cancelling();
             }
             break;
@@ -161,7 +205,16 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
             // even when the gather itself was cancelled meanwhile (asyncio does the same).
             for (const Task<int>& child : children)
                 env->collected.insert(child.name());
-            co_await gather(children, return_exceptions);
+            std::vector<Outcome<int>> outcomes = co_await gather(children, return_exceptions);
+            if (env->program.record_events) {
+                std::string got;
+                for (const Outcome<int>& outcome : outcomes) {
+                    got += got.empty() ? "" : ", ";
+                    got += outcome.ok() ? std::to_string(outcome.value.value_or(-1))
+                                        : error_name(outcome.error);
+                }
+                note(env, who(self) + " gather -> [" + got + "]");
+            }
             stop_if_cancelling();
             break;
         }
@@ -172,7 +225,9 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
                 // error: it will not be reported as never retrieved.
                 if (child.done())
                     env->collected.insert(child.name());
-                child.cancel();
+                const bool cancelled = child.cancel();
+                note(env, who(self) + " cancel " + child.name() + " -> " +
+                              (cancelled ? "True" : "False"));
             }
             break;
         case Step::Kind::raise:
@@ -180,6 +235,7 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
         case Step::Kind::executor:
             co_await get_running_loop().run_in_executor([] { return 1; },
                                                         step.hangs ? "hang" : "job");
+            note(env, who(self) + " executor done");
             break;
         case Step::Kind::generator: {
             AsyncGen<int> generator =
@@ -189,18 +245,24 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
                 if (++seen * 2 > step.count + 1)
                     break;  // stop half-way: the rest is closed below
             }
-            if (step.target == 1)
+            if (step.target == 1) {
                 co_await generator.aclose();
+                note(env, who(self) + " aclose done");
+            }
             if (step.target == 2)
                 held.push_back(std::move(generator));  // dropped when the task ends
             break;  // target 0: dropped here; the loop's finalizer hook closes it
         }
-        case Step::Kind::timeout:
+        case Step::Kind::timeout: {
+            std::string got = "completed";
             try {
                 co_await timeout(step.duration, sleep_for(step.inner));
             } catch (const TimeoutError&) {
+                got = "timed out";
             }
+            note(env, who(self) + " timeout -> " + got);
             break;
+        }
         case Step::Kind::group: {
             std::exception_ptr group_error;
             try {
@@ -211,7 +273,8 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
             } catch (const ExceptionGroup&) {
                 group_error = std::current_exception();
             }
-            (void)group_error;     // the group retrieved its tasks' errors itself
+            (void)group_error;  // the group retrieved its tasks' errors itself
+            note(env, who(self) + (group_error ? " group -> ExceptionGroup" : " group -> done"));
             stop_if_cancelling();  // the group re-cancels its parent if it was being cancelled
             break;
         }
@@ -223,6 +286,7 @@ Coro<int> task_body(Env* env, int index) {
     std::vector<Task<int>> children;
     std::vector<AsyncGen<int>> held;
     std::exception_ptr cancelled;
+    note(env, who(index) + " start");
     try {
         for (const Step& step : code.steps)
             co_await run_step(env, step, index, children, held);
@@ -232,6 +296,7 @@ Coro<int> task_body(Env* env, int index) {
     } catch (const CancelledError&) {
         cancelled = std::current_exception();
     }
+    note(env, who(index) + " caught CancelledError");
     switch (code.on_cancel) {
         case OnCancel::propagate:
             break;
@@ -251,23 +316,33 @@ Coro<int> task_body(Env* env, int index) {
 
 Coro<int> run_task(Env* env, int index) {
     std::exception_ptr error;
+    int value = 0;
     try {
-        co_return co_await task_body(env, index);
+        value = co_await task_body(env, index);
     } catch (const std::exception&) {
         error = std::current_exception();
+    } catch (const CancelledError&) {
+        note(env, who(index) + " raises CancelledError");
+        throw;
     }
+    if (!error) {
+        note(env, who(index) + " returns " + std::to_string(value));
+        co_return value;
+    }
+    note(env, who(index) + " raises " + error_name(error));
     env->observed.failed_tasks.insert(current_task().name());
     std::rethrow_exception(error);
 }
 
-Coro<void> cancel_main_at(TaskRef main, Duration when) {
+Coro<void> cancel_main_at(Env* env, TaskRef main, Duration when) {
     co_await sleep(when - get_running_loop().time());
-    main.cancel();
+    const bool cancelled = main.cancel();
+    note(env, std::string("canceller cancels main -> ") + (cancelled ? "True" : "False"));
 }
 
 Coro<int> main_task(Env* env) {
     if (env->program.external_cancel) {
-        create_task(cancel_main_at(current_task(), *env->program.external_cancel),
+        create_task(cancel_main_at(env, current_task(), *env->program.external_cancel),
                     {.name = "canceller"});
     }
     co_return co_await run_task(env, 0);
@@ -389,6 +464,19 @@ Observation execute(const Program& program) {
     options.executor.workers = static_cast<std::size_t>(std::max(1, program.workers));
     options.executor.cost = sim::never_finishes_if_named(
         "hang", sim::random_cost(std::chrono::milliseconds(1), std::chrono::milliseconds(2000)));
+    if (!program.job_costs.empty()) {
+        options.executor.cost = [costs = program.job_costs](
+                                    const sim::JobInfo& job,
+                                    sim::ChoiceSource&) -> std::optional<Duration> {
+            if (job.name == "hang")
+                return std::nullopt;
+            return costs[job.index % costs.size()];
+        };
+    }
+    auto record = [&observed, &program, &loop](const std::string& text) {
+        if (program.record_events && loop)
+            observed.events.emplace_back(loop->time(), text);
+    };
     RunnerOptions runner_options;
     runner_options.executor_shutdown_timeout = program.executor_timeout;
     runner_options.sigint_grace_period = program.grace;
@@ -398,21 +486,31 @@ Observation execute(const Program& program) {
             loop->fake_signals().schedule_at(when, SIGINT);
         for (std::uint64_t step : program.sigint_steps)
             loop->fake_signals().schedule_at_step(step, SIGINT);
-        loop->set_log_handler([&observed, raw = loop.get()](LogLevel, const std::string& line) {
-            if (line.find("The executor did not finishing joining") != std::string::npos) {
-                observed.executor_warnings.push_back(raw->time());
-            }
-        });
-        loop->set_exception_handler([&observed](EventLoop&, const ExceptionContext& context) {
+        loop->set_log_handler(
+            [&observed, record, raw = loop.get()](LogLevel, const std::string& line) {
+                if (line.find("The executor did not finishing joining") != std::string::npos) {
+                    observed.executor_warnings.push_back(raw->time());
+                    record("warning executor-join-timeout");
+                }
+            });
+        loop->set_exception_handler([&observed, record](EventLoop&,
+                                                        const ExceptionContext& context) {
             if (context.message.find("was destroyed but it is pending") != std::string::npos) {
                 ++observed.destroyed_pending_reports;
+                record("report destroyed-pending " +
+                       (context.task ? context.task.name() : std::string("?")));
             } else if (context.message.find("exception was never retrieved") != std::string::npos) {
                 auto found = context.details.find("future");
-                if (found != context.details.end())
+                if (found != context.details.end()) {
                     ++observed.reported[task_name_in(found->second)];
+                    record("report never-retrieved " + task_name_in(found->second));
+                }
             } else if (context.message == "unhandled exception during asyncio.run() shutdown" &&
                        context.task) {
                 ++observed.reported["shutdown:" + context.task.name()];
+                record("report shutdown " + context.task.name());
+            } else {
+                record("report other " + context.message);
             }
         });
         return loop;
@@ -438,6 +536,12 @@ Observation execute(const Program& program) {
         observed.other_error = std::string(e.type_name()) + ": " + e.what();
     }
     observed.frames_after = detail::live_coroutine_frames() - frames_before;
+    if (observed.outcome == Observation::Outcome::value)
+        record("outcome value " + std::to_string(observed.value));
+    else if (observed.outcome == Observation::Outcome::other)
+        record("outcome other " + observed.other_error);
+    else
+        record(std::string("outcome ") + outcome_name(observed.outcome));
     if (loop) {
         observed.end_time = loop->time();
         observed.loop_closed = loop->is_closed();

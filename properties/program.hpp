@@ -11,6 +11,7 @@
 #include <ostream>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <simrun/sim/sim.hpp>
@@ -81,6 +82,12 @@ struct Program {
     Duration grace = std::chrono::seconds(1);
     /// Timers may fire this late (0 for the outcome property, whose model assumes punctuality).
     Duration max_lateness{};
+    /// If not empty, executor job number i (in submission order) takes job_costs[i % size]
+    /// instead of a cost drawn from `choices` (the differential campaign against CPython sets
+    /// it, so that both sides give every job the same duration).
+    std::vector<Duration> job_costs;
+    /// Record Observation::events (the differential campaign's trace).
+    bool record_events = false;
 };
 
 std::ostream& operator<<(std::ostream& out, const Program& program);
@@ -127,6 +134,10 @@ struct Observation {
     std::vector<std::string> timing_violations;  ///< "sleep 5ms woke at ... (early)"
     bool time_monotonic = true;
     std::string trace_excerpt;
+    /// With Program::record_events: what the program did, at which virtual time ("t1 start",
+    /// "t1 sleep done", "main returns 5", "report never-retrieved t2", ...). The differential
+    /// campaign renders the same lines from CPython (properties/cpython/diff_runner.py).
+    std::vector<std::pair<Duration, std::string>> events;
 };
 
 /// Runs `program` with simrun::run() on a SimLoop and records what happened.

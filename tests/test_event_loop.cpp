@@ -131,6 +131,22 @@ LOOP_TEST_CASE("loop: callbacks scheduled during a pass run in the next pass") {
     CHECK(joined(events) == joined({"a", "b", "scheduled by a"}));
 }
 
+LOOP_TEST_CASE("loop: call_soon_threadsafe on the loop's own thread keeps its place in the queue") {
+    // As asyncio: on the loop thread it appends to the ready queue at once, between the
+    // call_soon()s made before and after it (found by the differential campaign against CPython:
+    // the async-generator finalizer hook goes through it).
+    TestLoop<LoopKind> s;
+    Events events;
+    s.loop.call_soon([&] {
+        s.loop.call_soon([&events] { events.push_back("x"); });
+        s.loop.call_soon_threadsafe([&events] { events.push_back("y"); });
+        s.loop.call_soon([&events] { events.push_back("z"); });
+        s.loop.call_soon([&s] { s.loop.stop(); });
+    });
+    s.loop.run_forever();
+    CHECK(joined(events) == joined({"x", "y", "z"}));
+}
+
 TEST_CASE("loop: timers fire in deadline order at exactly their virtual time") {
     Sim s;
     Events events;

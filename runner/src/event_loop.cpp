@@ -164,6 +164,13 @@ TimerHandle EventLoop::call_at(Duration when, std::function<void()> callback,
 
 Handle EventLoop::call_soon_threadsafe(std::function<void()> callback, SourceLocation where) {
     auto handle = make_handle(std::move(callback), where, true);
+    // On the loop's own thread while it runs, asyncio appends to the ready queue at once, so the
+    // callback keeps its place among call_soon()s of the same pass.
+    if (thread_id_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
+        check_closed();
+        ready_.push_back(handle);
+        return Handle(std::move(handle));
+    }
     {
         std::lock_guard lock(threadsafe_mutex_);
         check_closed();
@@ -176,6 +183,12 @@ Handle EventLoop::call_soon_threadsafe(std::function<void()> callback, SourceLoc
 bool EventLoop::post_if_open(std::function<void()> callback, std::string label) {
     auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
     handle->label = std::move(label);
+    if (thread_id_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {  // as above
+        if (closed_)
+            return false;
+        ready_.push_back(std::move(handle));
+        return true;
+    }
     {
         std::lock_guard lock(threadsafe_mutex_);
         if (closed_)
