@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "simrun/sim/network/sim_network.hpp"
+
 namespace simrun::sim {
 namespace {
 const char* level_name(LogLevel level) {
@@ -36,6 +38,18 @@ SimLoop::~SimLoop() {
         close();
     }
     set_step_observer(nullptr);
+}
+
+io::Network& SimLoop::network() {
+    return sim_network();
+}
+
+SimNetwork& SimLoop::sim_network() {
+    if (!network_) {
+        check_closed();
+        network_ = std::make_unique<SimNetwork>(*this);
+    }
+    return *network_;
 }
 
 void SimLoop::note(std::string kind, std::string text) {
@@ -237,6 +251,8 @@ void SimLoop::report_livelock(LivelockError::Limit limit, Duration next_event) {
 void SimLoop::on_close() {
     if (executor_)
         executor_->discard();
+    if (network_)
+        network_->close_all();  // no socket outlives the loop's life
     note("loop", "closed");
 }
 

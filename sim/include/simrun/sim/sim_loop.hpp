@@ -24,6 +24,8 @@
 
 namespace simrun::sim {
 
+class SimNetwork;
+
 /// The loop would block forever: nothing is ready, no timer, no job, no signal to come.
 class DeadlockError : public RuntimeError {
   public:
@@ -117,6 +119,12 @@ class SimLoop final : public EventLoop, private StepObserver {
     const SimOptions& options() const noexcept { return options_; }
     /// What happened so far.
     const Trace& trace() const noexcept { return trace_; }
+    /// The simulated network (sim/network/sim_network.hpp), made on first use with the host
+    /// "localhost" (127.0.0.1); open_connection() and start_server() use it. Closing the loop
+    /// closes every socket of it.
+    io::Network& network() override;
+    /// network() as the SimNetwork it is, for hosts and faults.
+    SimNetwork& sim_network();
     /// Adds a line to the trace (for test programs that want their own events recorded).
     void note(std::string kind, std::string text);
 
@@ -161,6 +169,7 @@ class SimLoop final : public EventLoop, private StepObserver {
     std::shared_ptr<ChoiceSource> choices_;
     FakeSignals signals_;
     std::shared_ptr<FakeExecutor> executor_;
+    std::unique_ptr<SimNetwork> network_;
     Trace trace_;
     Duration now_{};
     std::uint64_t timers_made_ = 0;

@@ -1,0 +1,787 @@
+// The SimLoop's simulated network (sim/network): hosts and name resolution, connections
+// (latency, bandwidth, byte order, windows), and every fault (partition, hold, reset, close,
+// crash, restart, fault plans), with the determinism of the whole. Sim only.
+#include <cerrno>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <simrun/sim/sim.hpp>
+#include <simrun/simrun.hpp>
+
+#include "support.hpp"
+
+using namespace simrun;
+using namespace std::chrono_literals;
+using simrun::sim::SimNetwork;
+using test_support::contains;
+using test_support::Sim;
+
+TEST_SUITE_BEGIN("sim-only");
+
+namespace {
+
+/// Echoes every line back, then closes.
+Coro<void> echo_handler(StreamReader reader, StreamWriter writer) {
+    for (;;) {
+        std::string line = co_await reader.readline();
+        if (line.empty())
+            break;
+        writer.write(line);
+        co_await writer.drain();
+    }
+    writer.close();
+    co_await writer.wait_closed();
+}
+
+/// Starts an echo server on the current host and serves until cancelled.
+Coro<void> serve_echo(std::uint16_t port) {
+    ServerOptions options;
+    std::shared_ptr<Server> server = co_await start_server(echo_handler, "0.0.0.0", port, options);
+    co_await server->serve_forever();
+}
+
+/// Sends `line` to host:port and returns the echoed line.
+Coro<std::string> echo_once(std::string host, std::uint16_t port, std::string line) {
+    OpenOptions options;
+    auto [reader, writer] = co_await open_connection(host, port, options);
+    writer.write(line);
+    co_await writer.drain();
+    std::string answer = co_await reader.readline();
+    writer.close();
+    co_await writer.wait_closed();
+    co_return answer;
+}
+
+/// Sleeps, then runs echo_once (the server needs its first iterations to start).
+Coro<std::string> echo_later(std::string host, std::uint16_t port, std::string line) {
+    co_await sleep(100ms);
+    co_return co_await echo_once(std::move(host), port, std::move(line));
+}
+
+sim::LinkOptions fixed(Duration latency, std::uint64_t bandwidth = 0) {
+    return sim::LinkOptions{latency, latency, bandwidth};
+}
+
+/// Two hosts "client" (10.0.0.1) and "server" (10.0.0.2), 10 ms apart.
+SimNetwork& two_hosts(Sim& s) {
+    SimNetwork& net = s.loop.sim_network();
+    net.add_host("client", "10.0.0.1");
+    net.add_host("server", "10.0.0.2");
+    net.set_link("client", "server", fixed(10ms));
+    return net;
+}
+
+template <class E, class T>
+std::string raises(Sim& s, Coro<T> coro) {
+    try {
+        s.loop.run_until_complete(std::move(coro));
+    } catch (const E& error) {
+        return error.what();
+    }
+    return "(nothing raised)";
+}
+
+std::vector<std::string> net_lines(const sim::Trace& trace) {
+    std::vector<std::string> lines;
+    for (const sim::TraceEntry& entry : trace.entries()) {
+        if (entry.kind == "net")
+            lines.push_back(entry.text);
+    }
+    return lines;
+}
+
+bool has_line(const sim::Trace& trace, const std::string& part) {
+    for (const std::string& line : net_lines(trace)) {
+        if (contains(line, part))
+            return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+// ---- hosts and names ------------------------------------------------------------------------
+
+namespace {
+Coro<std::vector<SocketAddress>> resolve_it(std::string host, bool passive) {
+    co_return co_await sim::network().resolve(std::move(host), 80, passive);
+}
+}  // namespace
+
+TEST_CASE("SimNetwork: hosts resolve to their addresses; localhost is 127.0.0.1") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    CHECK(&s.loop.network() == &net);
+    CHECK(net.host("localhost").address() == "127.0.0.1");
+    CHECK(net.host("server").address() == "10.0.0.2");
+    CHECK(s.loop.run_until_complete(resolve_it("server", false)) ==
+          std::vector<SocketAddress>{{"10.0.0.2", 80}});
+    CHECK(s.loop.run_until_complete(resolve_it("localhost", false)) ==
+          std::vector<SocketAddress>{{"127.0.0.1", 80}});
+    CHECK(s.loop.run_until_complete(resolve_it("10.9.9.9", false)) ==
+          std::vector<SocketAddress>{{"10.9.9.9", 80}});
+    CHECK(s.loop.run_until_complete(resolve_it("", true)) ==
+          std::vector<SocketAddress>{{"0.0.0.0", 80}});
+    try {
+        s.loop.run_until_complete(resolve_it("nowhere", false));
+        FAIL("no error");
+    } catch (const OSError& error) {
+        CHECK(error.error_number() == -2);
+        CHECK(std::string(error.what()) == "Name or service not known");
+    }
+    CHECK_THROWS_AS(net.add_host("server", "10.0.0.3"), ValueError);
+    CHECK_THROWS_AS(net.add_host("other", "10.0.0.2"), ValueError);
+    CHECK_THROWS_AS(net.add_host("other", "127.0.0.2"), ValueError);
+    CHECK_THROWS_AS(net.add_host("other", "10.0.0"), ValueError);
+    CHECK_THROWS_AS(net.host("nowhere"), LookupError);
+    CHECK_THROWS_AS(net.partition("client", "client"), ValueError);
+    CHECK_THROWS_AS(net.partition("client", "nowhere"), LookupError);
+}
+
+namespace {
+Coro<std::string> host_of_task() {
+    co_return sim::network().current_host().name();
+}
+Coro<std::string> host_of_child() {
+    Task<std::string> child = get_running_loop().create_task(host_of_task());
+    co_return co_await child;
+}
+}  // namespace
+
+TEST_CASE("SimNetwork: spawn_on runs a task on a host, and its children stay there") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    CHECK(s.loop.run_until_complete(host_of_task()) == "localhost");
+    auto task = net.spawn_on("server", host_of_child());
+    CHECK(s.loop.run_until_complete(task) == "server");
+    auto other = net.host("client").spawn(host_of_task());
+    CHECK(s.loop.run_until_complete(other) == "client");
+    CHECK_THROWS_AS(net.spawn_on("nowhere", host_of_task()), LookupError);
+}
+
+// ---- connections ----------------------------------------------------------------------------
+
+namespace {
+struct Seen {
+    std::optional<SocketAddress> server_peer;
+    std::optional<SocketAddress> server_local;
+};
+Coro<void> record_handler(std::shared_ptr<Seen> seen, StreamReader reader, StreamWriter writer) {
+    seen->server_peer = writer.peer_address();
+    seen->server_local = writer.local_address();
+    co_await echo_handler(std::move(reader), std::move(writer));
+}
+Coro<void> serve_recording(std::shared_ptr<Seen> seen) {
+    ServerOptions options;
+    ClientConnected handler = [seen](StreamReader reader, StreamWriter writer) {
+        return record_handler(seen, std::move(reader), std::move(writer));
+    };
+    std::shared_ptr<Server> server = co_await start_server(handler, "", 80, options);
+    co_await server->serve_forever();
+}
+}  // namespace
+
+TEST_CASE("SimNetwork: a client on one host talks to a server on another, one latency per trip") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto seen = std::make_shared<Seen>();
+    auto server = net.spawn_on("server", serve_recording(seen));
+    auto client = net.spawn_on("client", echo_later("server", 80, "hello\n"));
+    CHECK(s.loop.run_until_complete(client) == "hello\n");
+    // 100 ms start, connect: SYN + SYN-ACK (20 ms), request 10 ms, answer 10 ms.
+    CHECK(s.loop.time() == 140ms);
+    REQUIRE(seen->server_peer.has_value());
+    CHECK(*seen->server_peer == SocketAddress{"10.0.0.1", 40000});  // ephemeral ports from 40000
+    CHECK(*seen->server_local == SocketAddress{"10.0.0.2", 80});
+    server.cancel();
+    CHECK(has_line(s.loop.trace(), "connect client -> server ('10.0.0.2', 80)"));
+    CHECK(has_line(s.loop.trace(), "deliver #1 client -> server 6 bytes"));
+}
+
+TEST_CASE("SimNetwork: unchanged code on 127.0.0.1 talks to its own host") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto local_server = s.loop.create_task(serve_echo(7));
+    auto remote_server = net.spawn_on("server", serve_echo(7));
+    CHECK(s.loop.run_until_complete(echo_later("127.0.0.1", 7, "mine\n")) == "mine\n");
+    auto on_server = net.spawn_on("server", echo_later("localhost", 7, "theirs\n"));
+    CHECK(s.loop.run_until_complete(on_server) == "theirs\n");
+    local_server.cancel();
+    remote_server.cancel();
+}
+
+TEST_CASE("SimNetwork: connecting where nothing listens is refused after one round trip") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto client = net.spawn_on("client", echo_once("server", 81, "x\n"));
+    try {
+        s.loop.run_until_complete(client);
+        FAIL("no error");
+    } catch (const ConnectionRefusedError& error) {
+        CHECK(error.error_number() == ECONNREFUSED);
+        CHECK(contains(error.what(), "Connect call failed ('10.0.0.2', 81)"));
+    }
+    CHECK(s.loop.time() == 20ms);
+    CHECK(has_line(s.loop.trace(), "refused client -> server ('10.0.0.2', 81)"));
+}
+
+TEST_CASE("SimNetwork: bind errors") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto first = net.bind({"0.0.0.0", 80}, {});
+    CHECK(first->local_address() == SocketAddress{"0.0.0.0", 80});
+    try {
+        (void)net.bind({"127.0.0.1", 80}, {});
+        FAIL("no error");
+    } catch (const OSError& error) {
+        CHECK(error.error_number() == EADDRINUSE);
+    }
+    try {
+        (void)net.bind({"10.0.0.2", 80}, {});  // another host's address
+        FAIL("no error");
+    } catch (const OSError& error) {
+        CHECK(error.error_number() == EADDRNOTAVAIL);
+    }
+    auto ephemeral = net.bind({"", 0}, {});
+    CHECK(ephemeral->local_address().port == 40000);
+}
+
+namespace {
+/// Sends `count` numbered chunks, then closes; returns nothing.
+Coro<void> send_numbered(std::string host, int count) {
+    OpenOptions options;
+    auto [reader, writer] = co_await open_connection(host, 90, options);
+    for (int i = 0; i < count; ++i) {
+        writer.write(std::to_string(i) + ",");
+        if (i % 7 == 0)
+            co_await writer.drain();
+    }
+    writer.close();
+    co_await writer.wait_closed();
+}
+Coro<void> receive_all(std::shared_ptr<std::string> out, StreamReader reader, StreamWriter writer) {
+    *out = co_await reader.read();
+    writer.close();
+}
+Coro<void> serve_collect(std::shared_ptr<std::string> out) {
+    ServerOptions options;
+    ClientConnected handler = [out](StreamReader reader, StreamWriter writer) {
+        return receive_all(out, std::move(reader), std::move(writer));
+    };
+    std::shared_ptr<Server> server = co_await start_server(handler, "", 90, options);
+    co_await server->serve_forever();
+}
+Coro<void> wait_for_text(std::shared_ptr<std::string> out) {
+    while (out->empty())
+        co_await sleep(1ms);
+}
+}  // namespace
+
+TEST_CASE("SimNetwork: byte order is kept under random latency and many writes") {
+    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
+        Sim s({.seed = seed});
+        SimNetwork& net = s.loop.sim_network();
+        net.add_host("a", "10.0.0.1");
+        net.add_host("b", "10.0.0.2");
+        net.set_link("a", "b", sim::LinkOptions{1ms, 50ms, 0});
+        auto out = std::make_shared<std::string>();
+        auto server = net.spawn_on("b", serve_collect(out));
+        auto client = net.spawn_on("a", send_numbered("b", 2000));
+        s.loop.run_until_complete(client);
+        s.loop.run_until_complete(wait_for_text(out));
+        std::string expected;
+        for (int i = 0; i < 2000; ++i)
+            expected += std::to_string(i) + ",";
+        CHECK(*out == expected);
+        server.cancel();
+    }
+}
+
+namespace {
+Coro<Duration> timed_transfer(std::string host, std::size_t size) {
+    OpenOptions options;
+    auto [reader, writer] = co_await open_connection(host, 90, options);
+    const Duration start = get_running_loop().time();
+    writer.write(std::string(size, 'x'));
+    writer.close();
+    co_await writer.wait_closed();
+    co_return start;
+}
+}  // namespace
+
+TEST_CASE("SimNetwork: bandwidth adds the transmission time") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    net.set_link("client", "server", fixed(10ms, 1000));  // 1000 bytes per second
+    auto out = std::make_shared<std::string>();
+    auto server = net.spawn_on("server", serve_collect(out));
+    auto client = net.spawn_on("client", timed_transfer("server", 500));
+    const Duration sent_at = s.loop.run_until_complete(client);
+    s.loop.run_until_complete(wait_for_text(out));
+    CHECK(out->size() == 500);
+    // 500 bytes take 0.5 s on the wire, then 10 ms of latency (the reader polls every 1 ms).
+    CHECK(s.loop.time() >= sent_at + 510ms);
+    CHECK(s.loop.time() <= sent_at + 512ms);
+    server.cancel();
+}
+
+namespace {
+Coro<void> slow_reader(StreamReader reader, StreamWriter writer) {
+    co_await sleep(1s);  // reads nothing for a second
+    for (;;) {
+        std::string data = co_await reader.read(4096);
+        if (data.empty())
+            break;
+    }
+    writer.close();
+}
+Coro<void> serve_slow() {
+    ServerOptions options;
+    std::shared_ptr<Server> server = co_await start_server(slow_reader, "", 90, options);
+    co_await server->serve_forever();
+}
+Coro<Duration> write_a_lot(std::string host) {
+    OpenOptions options;
+    auto [reader, writer] = co_await open_connection(host, 90, options);
+    writer.write(std::string(1 << 20, 'x'));  // 1 MiB: far more than window and buffers
+    co_await writer.drain();
+    const Duration drained = get_running_loop().time();
+    writer.close();
+    co_await writer.wait_closed();
+    co_return drained;
+}
+}  // namespace
+
+TEST_CASE("SimNetwork: a slow reader pauses the writer's drain() (the window is full)") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    net.options().window = 16 * 1024;
+    auto server = net.spawn_on("server", serve_slow());
+    auto client = net.spawn_on("client", write_a_lot("server"));
+    const Duration drained = s.loop.run_until_complete(client);
+    CHECK(drained > 1s);
+    server.cancel();
+}
+
+// ---- idle sockets and the deadlock check ----------------------------------------------------
+
+namespace {
+Coro<void> keep_silent(std::shared_ptr<std::vector<StreamWriter>> keep, StreamWriter writer) {
+    keep->push_back(writer);  // keeps the connection open, says nothing
+    co_return;
+}
+Coro<void> serve_silent(std::shared_ptr<std::vector<StreamWriter>> keep) {
+    ServerOptions options;
+    ClientConnected handler = [keep](StreamReader, StreamWriter writer) {
+        return keep_silent(keep, std::move(writer));
+    };
+    std::shared_ptr<Server> server = co_await start_server(handler, "", 90, options);
+    co_await server->serve_forever();
+}
+Coro<std::string> read_forever(std::string host) {
+    OpenOptions options;
+    auto [reader, writer] = co_await open_connection(host, 90, options);
+    co_return co_await reader.read(10);
+}
+}  // namespace
+
+TEST_CASE("SimNetwork: a task waiting on an idle connection is a DeadlockError, not a spin") {
+    Sim s({.step_limit = 10000});  // a spinning watch would end in LivelockError
+    SimNetwork& net = two_hosts(s);
+    auto keep = std::make_shared<std::vector<StreamWriter>>();
+    auto server = net.spawn_on("server", serve_silent(keep));
+    auto client = net.spawn_on("client", read_forever("server"));
+    CHECK_THROWS_AS(s.loop.run_until_complete(client), sim::DeadlockError);
+    CHECK(s.loop.steps() < 200);
+    keep->clear();  // the handler holds `keep`, which holds the writers: break the cycle
+}
+
+// ---- faults ---------------------------------------------------------------------------------
+
+namespace {
+Coro<std::string> connect_with_timeout(std::string host, Duration limit) {
+    co_return co_await timeout(limit, echo_once(std::move(host), 80, "ping\n"));
+}
+}  // namespace
+
+TEST_CASE("SimNetwork: a connect under a partition hangs, times out, and works once repaired") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto server = net.spawn_on("server", serve_echo(80));
+    s.loop.run_until_complete(sleep(10ms));
+    net.partition("client", "server");
+    auto client = net.spawn_on("client", connect_with_timeout("server", 5s));
+    CHECK_THROWS_AS(s.loop.run_until_complete(client), TimeoutError);
+    CHECK(s.loop.time() == 10ms + 5s);
+    CHECK(net.connections().empty());
+    CHECK_FALSE(has_line(s.loop.trace(), "accept queued"));  // the SYN never got through
+    net.repair("client", "server");
+    auto again = net.spawn_on("client", connect_with_timeout("server", 5s));
+    CHECK(s.loop.run_until_complete(again) == "ping\n");
+    CHECK(has_line(s.loop.trace(), "partition client server"));
+    CHECK(has_line(s.loop.trace(), "repair client server"));
+    server.cancel();
+}
+
+namespace {
+/// Connects, waits for `cut` to happen by hand, then writes a line and reads the answer.
+Coro<std::pair<Duration, std::string>> talk_after(std::string host, Duration pause) {
+    OpenOptions options;
+    auto [reader, writer] = co_await open_connection(host, 80, options);
+    co_await sleep(pause);
+    writer.write("late\n");
+    co_await writer.drain();
+    std::string answer = co_await reader.readline();
+    const Duration at = get_running_loop().time();
+    writer.close();
+    co_return std::make_pair(at, answer);
+}
+Coro<void> fault_at(Duration when, sim::Fault fault) {
+    co_await sleep(when - get_running_loop().time());
+    sim::network().apply_now(fault);
+}
+}  // namespace
+
+TEST_CASE("SimNetwork: data sent under a partition waits for the repair, in order") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto server = net.spawn_on("server", serve_echo(80));
+    auto client = net.spawn_on("client", talk_after("server", 100ms));
+    s.loop.run_until_complete(sleep(50ms));  // connected by now
+    net.partition("client", "server");
+    s.loop.create_task(fault_at(2s, sim::Fault{{}, sim::FaultKind::repair, "client", "server"}));
+    auto [at, answer] = s.loop.run_until_complete(client);
+    CHECK(answer == "late\n");
+    CHECK(at == 2s + 20ms);  // delivered 10 ms after the repair, answered 10 ms later
+    server.cancel();
+}
+
+TEST_CASE("SimNetwork: hold keeps data in flight until release; connects still pass") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto server = net.spawn_on("server", serve_echo(80));
+    s.loop.run_until_complete(sleep(10ms));
+    net.hold("client", "server");
+    auto client = net.spawn_on("client", talk_after("server", Duration::zero()));
+    s.loop.create_task(fault_at(3s, sim::Fault{{}, sim::FaultKind::release, "client", "server"}));
+    auto [at, answer] = s.loop.run_until_complete(client);
+    CHECK(answer == "late\n");
+    CHECK(at == 3s + 20ms);
+    CHECK(has_line(s.loop.trace(), "hold client server"));
+    CHECK(has_line(s.loop.trace(), "release client server"));
+    server.cancel();
+}
+
+namespace {
+Coro<void> read_and_keep(std::shared_ptr<std::string> error, StreamReader reader,
+                         StreamWriter writer) {
+    try {
+        co_await reader.read();
+    } catch (const std::exception& e) {
+        *error = e.what();
+    }
+    writer.close();
+}
+Coro<void> serve_reading(std::shared_ptr<std::string> error) {
+    ServerOptions options;
+    ClientConnected handler = [error](StreamReader reader, StreamWriter writer) {
+        return read_and_keep(error, std::move(reader), std::move(writer));
+    };
+    std::shared_ptr<Server> server = co_await start_server(handler, "", 80, options);
+    co_await server->serve_forever();
+}
+Coro<std::string> read_until_error(std::string host) {
+    OpenOptions options;
+    auto [reader, writer] = co_await open_connection(host, 80, options);
+    try {
+        std::string data = co_await reader.read();
+        co_return "eof after " + std::to_string(data.size()) + " bytes";
+    } catch (const ConnectionResetError& error) {
+        co_return std::string("reset: ") + error.what();
+    }
+}
+}  // namespace
+
+TEST_CASE("SimNetwork: reset(connection) resets both ends") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto server_error = std::make_shared<std::string>();
+    auto server = net.spawn_on("server", serve_reading(server_error));
+    auto client = net.spawn_on("client", read_until_error("server"));
+    s.loop.run_until_complete(sleep(100ms));
+    REQUIRE(net.connections().size() == 1);
+    const sim::ConnectionInfo info = net.connections().at(0);
+    CHECK(info.to_string() == "#1 client ('10.0.0.1', 40000) -> server ('10.0.0.2', 80)");
+    net.reset(info.id);
+    CHECK(s.loop.run_until_complete(client) == "reset: recv: Connection reset by peer");
+    s.loop.run_until_complete(sleep(10ms));
+    CHECK(contains(*server_error, "Connection reset by peer"));
+    CHECK(net.connections().empty());
+    CHECK_THROWS_AS(net.reset(info.id), LookupError);
+    CHECK(has_line(s.loop.trace(), "reset #1 client <-> server (fault)"));
+    server.cancel();
+}
+
+TEST_CASE("SimNetwork: close(connection) ends both directions with end of stream") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto server_error = std::make_shared<std::string>();
+    auto server = net.spawn_on("server", serve_reading(server_error));
+    auto client = net.spawn_on("client", read_until_error("server"));
+    s.loop.run_until_complete(sleep(100ms));
+    REQUIRE(net.close_random().has_value());
+    CHECK(s.loop.run_until_complete(client) == "eof after 0 bytes");
+    CHECK(server_error->empty());
+    CHECK(has_line(s.loop.trace(), "close #1 client <-> server"));
+    server.cancel();
+}
+
+namespace {
+Coro<std::string> write_after_peer_closed(std::string host) {
+    OpenOptions options;
+    auto [reader, writer] = co_await open_connection(host, 90, options);
+    (void)co_await reader.read();  // the server closed
+    writer.write("more");          // the send fails at once with EPIPE
+    std::string errors;
+    for (int i = 0; i < 2; ++i) {
+        try {
+            co_await writer.drain();
+        } catch (const BrokenPipeError& error) {
+            errors += std::string("BrokenPipeError: ") + error.what() + "; ";
+        } catch (const ConnectionResetError& error) {
+            errors += std::string("ConnectionResetError: ") + error.what() + "; ";
+        }
+    }
+    co_return errors;
+}
+Coro<void> close_at_once(StreamReader, StreamWriter writer) {
+    writer.close();
+    co_await writer.wait_closed();
+}
+Coro<void> serve_closing() {
+    ServerOptions options;
+    std::shared_ptr<Server> server = co_await start_server(close_at_once, "", 90, options);
+    co_await server->serve_forever();
+}
+}  // namespace
+
+TEST_CASE("SimNetwork: writing to a peer that closed fails with BrokenPipeError") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto server = net.spawn_on("server", serve_closing());
+    auto client = net.spawn_on("client", write_after_peer_closed("server"));
+    // As on the epoll loop: the first drain() only knows the connection was lost (asyncio's
+    // rule), the next one raises the send's error.
+    CHECK(s.loop.run_until_complete(client) ==
+          "ConnectionResetError: Connection lost: Connection reset by peer; "
+          "BrokenPipeError: send: Broken pipe; ");
+    server.cancel();
+}
+
+namespace {
+Coro<int> count_cancelled(std::shared_ptr<int> cancelled) {
+    try {
+        co_await sleep(1h);
+    } catch (const CancelledError&) {
+        ++*cancelled;
+        throw;
+    }
+    co_return 0;
+}
+Coro<void> spawn_children(std::shared_ptr<int> cancelled) {
+    std::vector<Task<int>> children;
+    for (int i = 0; i < 3; ++i)
+        children.push_back(get_running_loop().create_task(count_cancelled(cancelled)));
+    co_await sleep(1h);
+}
+}  // namespace
+
+TEST_CASE(
+    "SimNetwork: crash resets the host's connections, closes its listeners, cancels its "
+    "tasks; restart brings it back") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto server_error = std::make_shared<std::string>();
+    auto cancelled = std::make_shared<int>(0);
+    auto server = net.spawn_on("server", serve_reading(server_error));
+    auto workers = net.spawn_on("server", spawn_children(cancelled));
+    auto bystander = s.loop.create_task(count_cancelled(std::make_shared<int>(0)));
+    auto client = net.spawn_on("client", read_until_error("server"));
+    s.loop.run_until_complete(sleep(100ms));
+    net.crash("server");
+    CHECK_FALSE(net.host("server").is_up());
+    CHECK(s.loop.run_until_complete(client) == "reset: recv: Connection reset by peer");
+    s.loop.run_until_complete(sleep(10ms));
+    CHECK(server.cancelled());
+    CHECK(workers.cancelled());
+    CHECK(*cancelled == 3);
+    CHECK_FALSE(bystander.done());
+    CHECK_THROWS_AS(net.spawn_on("server", serve_echo(80)), RuntimeError);
+    // A crashed host answers nothing: a connect waits.
+    auto waiting = net.spawn_on("client", connect_with_timeout("server", 2s));
+    CHECK_THROWS_AS(s.loop.run_until_complete(waiting), TimeoutError);
+    net.restart("server");
+    // Up again, nothing listens: refused, until the service is started again.
+    auto refused = net.spawn_on("client", connect_with_timeout("server", 2s));
+    CHECK_THROWS_AS(s.loop.run_until_complete(refused), ConnectionRefusedError);
+    auto again = net.spawn_on("server", serve_echo(80));
+    auto works = net.spawn_on("client", echo_later("server", 80, "back\n"));
+    CHECK(s.loop.run_until_complete(works) == "back\n");
+    CHECK(has_line(s.loop.trace(), "crash server"));
+    CHECK(has_line(s.loop.trace(), "restart server"));
+    again.cancel();
+    bystander.cancel();
+}
+
+TEST_CASE("SimNetwork: a crash during a connect's wait leaves no connection behind") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto server = net.spawn_on("server", serve_echo(80));
+    s.loop.run_until_complete(sleep(10ms));
+    net.partition("client", "server");
+    auto client = net.spawn_on("client", connect_with_timeout("server", 10s));
+    s.loop.run_until_complete(sleep(1s));
+    net.crash("client");
+    CHECK_THROWS_AS(s.loop.run_until_complete(client), CancelledError);
+    net.repair("client", "server");
+    s.loop.run_until_complete(sleep(1s));
+    CHECK(net.connections().empty());
+    server.cancel();
+}
+
+// ---- fault plans ----------------------------------------------------------------------------
+
+TEST_CASE("FaultPlan: one line per fault; random plans are seeded and end healed") {
+    sim::FaultPlan plan{{
+        {1s, sim::FaultKind::partition, "a", "b", std::nullopt},
+        {2s, sim::FaultKind::reset, "", "", 3},
+        {2s, sim::FaultKind::close, "a", "", std::nullopt},
+        {3s, sim::FaultKind::crash, "b", "", std::nullopt},
+    }};
+    CHECK(plan.to_string() ==
+          "t=1.000s partition a b\nt=2.000s reset #3\nt=2.000s close random a\n"
+          "t=3.000s crash b\n");
+    sim::SeededChoices one(5);
+    sim::SeededChoices two(5);
+    const std::vector<std::string> hosts{"a", "b", "c"};
+    sim::FaultPlan first = sim::random_fault_plan(one, hosts, 10s, 20);
+    CHECK(first == sim::random_fault_plan(two, hosts, 10s, 20));
+    CHECK(first.faults.size() >= 20);
+    // Whatever is in force at the horizon is undone there.
+    int partitions = 0;
+    int crashes = 0;
+    for (const sim::Fault& fault : first.faults) {
+        CHECK(fault.at <= 10s);
+        if (fault.kind == sim::FaultKind::partition)
+            ++partitions;
+        if (fault.kind == sim::FaultKind::repair)
+            --partitions;
+        if (fault.kind == sim::FaultKind::crash)
+            ++crashes;
+        if (fault.kind == sim::FaultKind::restart)
+            --crashes;
+    }
+    (void)partitions;
+    (void)crashes;
+    sim::SeededChoices three(5);
+    CHECK_THROWS_AS(sim::random_fault_plan(three, {"a"}, 10s, 3), ValueError);
+}
+
+namespace {
+/// A client that retries echo requests until `count` succeeded; returns the attempts.
+Coro<int> retrying_client(int count) {
+    int attempts = 0;
+    int done = 0;
+    while (done < count) {
+        ++attempts;
+        try {
+            std::string answer =
+                co_await timeout(2s, echo_once("server", 80, std::to_string(done) + "\n"));
+            if (answer == std::to_string(done) + "\n")
+                ++done;
+        } catch (const OSError&) {
+        } catch (const TimeoutError&) {
+        } catch (const IncompleteReadError&) {
+        }
+        co_await sleep(600ms);  // 20 requests take more than the plan's 10 s
+    }
+    co_return attempts;
+}
+/// Restarts the echo service whenever its host is up and it is not running.
+Coro<void> supervisor() {
+    SimNetwork& net = sim::network();
+    std::optional<Task<void>> service;
+    for (;;) {
+        if (net.host("server").is_up() && (!service || service->done()))
+            service = net.spawn_on("server", serve_echo(80));
+        co_await sleep(500ms);
+    }
+}
+std::uint64_t run_plan(std::uint64_t seed, const sim::FaultPlan& plan, std::string* lines) {
+    Sim s({.seed = seed});
+    SimNetwork& net = two_hosts(s);
+    net.set_link("client", "server", sim::LinkOptions{1ms, 20ms, 0});
+    net.apply(plan);
+    auto keeper = s.loop.create_task(supervisor());
+    auto client = net.spawn_on("client", retrying_client(20));
+    s.loop.run_until_complete(client);
+    keeper.cancel();
+    if (lines != nullptr) {
+        for (const std::string& line : net_lines(s.loop.trace()))
+            *lines += line + "\n";
+    }
+    return s.loop.trace().digest();
+}
+}  // namespace
+
+TEST_CASE("SimNetwork: apply(plan) runs each fault at its time; a seed replays bit for bit") {
+    sim::SeededChoices choices(11);
+    sim::FaultPlan plan = sim::random_fault_plan(choices, {"client", "server"}, 10s, 12);
+    // The client program must survive: only the server crashes.
+    std::erase_if(plan.faults, [](const sim::Fault& fault) {
+        return (fault.kind == sim::FaultKind::crash || fault.kind == sim::FaultKind::restart) &&
+               fault.a == "client";
+    });
+    std::string lines_one;
+    std::string lines_two;
+    const std::uint64_t one = run_plan(3, plan, &lines_one);
+    const std::uint64_t two = run_plan(3, plan, &lines_two);
+    CHECK(one == two);
+    CHECK(lines_one == lines_two);
+    INFO(lines_one);
+    INFO(plan.to_string());
+    for (const sim::Fault& fault : plan.faults)
+        CHECK(contains(lines_one, "fault " + fault.to_string()));
+    const std::uint64_t other = run_plan(4, plan, nullptr);
+    CHECK(other != one);
+}
+
+TEST_CASE("SimNetwork: the same seed gives the same trace; another seed other timings") {
+    auto run = [](std::uint64_t seed) {
+        Sim s({.seed = seed});
+        SimNetwork& net = s.loop.sim_network();
+        net.add_host("client", "10.0.0.1");
+        net.add_host("server", "10.0.0.2");
+        auto server = net.spawn_on("server", serve_echo(80));
+        auto client = net.spawn_on("client", echo_later("server", 80, "x\n"));
+        s.loop.run_until_complete(client);
+        server.cancel();
+        return std::make_pair(s.loop.trace().digest(), s.loop.time());
+    };
+    CHECK(run(1) == run(1));
+    CHECK(run(1).second != run(2).second);
+    CHECK(run(1).first != run(2).first);
+}
+
+TEST_CASE("SimNetwork: closing the loop closes every socket") {
+    Sim s;
+    SimNetwork& net = two_hosts(s);
+    auto listener = net.bind({"", 80}, {});
+    listener->listen(5);
+    s.loop.close();
+    CHECK_THROWS_AS(listener->accept(), OSError);
+}
+
+TEST_SUITE_END();
