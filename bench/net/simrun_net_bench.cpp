@@ -12,9 +12,8 @@
 //
 // The simulated network's row: the echo workload is a function over an EventLoop, so the
 // simulator's row is one entry in echo_loops() below, a SimLoop whose network serves `host`
-// (issue 10, item 4). It is compiled only with -DSIMRUN_BENCH_SIM_NETWORK=1 until the SimLoop
-// has a network. Its figures are virtual: messages per CPU second of the process, round trips
-// in virtual time.
+// (issue 10, item 4), built when SIMRUN_BENCH_SIM_NETWORK is on (the default). Its figures are
+// virtual: messages per CPU second of the process, round trips in virtual time.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
