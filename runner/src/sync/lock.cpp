@@ -104,16 +104,7 @@ void LockGuard::release_quietly() noexcept {
     try {
         release();
     } catch (...) {
-        try {
-            ExceptionContext context;
-            context.message = "LockGuard could not release its lock";
-            context.exception = std::current_exception();
-            if (EventLoop* loop = running_loop_or_null())
-                loop->call_exception_handler(context);
-            else
-                log_without_loop(LogLevel::error, context.format());
-        } catch (...) {  // a report must never throw out of a destructor
-        }
+        detail::report_release_failure("LockGuard could not release its lock");
     }
 }
 

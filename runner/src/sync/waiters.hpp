@@ -3,11 +3,13 @@
 // entry a waiting coroutine keeps in it, and the texts every primitive formats the same way.
 
 #include <cstdio>
+#include <exception>
 #include <list>
 #include <string>
 #include <utility>
 
 #include "simrun/event_loop.hpp"
+#include "simrun/exception_context.hpp"
 #include "simrun/future.hpp"
 
 namespace simrun::detail {
@@ -70,6 +72,21 @@ inline std::string waiters_suffix(const WaiterList& waiters) {
 /// The CancelledError message a waiter gets when its primitive is destroyed under it.
 inline std::string destroyed_message(const char* kind) {
     return std::string(kind) + " was destroyed while a task waited on it";
+}
+
+/// Reports the exception being handled, which a guard's destructor could not throw, to the
+/// running loop's exception handler (or the log without a loop) under `message`. Never throws.
+inline void report_release_failure(const char* message) noexcept {
+    try {
+        ExceptionContext context;
+        context.message = message;
+        context.exception = std::current_exception();
+        if (EventLoop* loop = running_loop_or_null())
+            loop->call_exception_handler(context);
+        else
+            log_without_loop(LogLevel::error, context.format());
+    } catch (...) {  // a report must never throw out of a destructor
+    }
 }
 
 }  // namespace simrun::detail
