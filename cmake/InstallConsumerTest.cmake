@@ -3,6 +3,8 @@
 # 1. cmake --install <SIMRUN_BUILD_DIR> --prefix <WORK_DIR>/prefix
 # 2. configure + build <CONSUMER_SOURCE_DIR> with CMAKE_PREFIX_PATH=<prefix>
 # 3. run the consumer; any failure fails the test.
+# 4. run the testing kit's consumer (simrun_install_consumer_kit): its tests pass; its skipped,
+#    deliberately failing test fails with a replay line, and that line reproduces the failure.
 #
 # Inputs (-D): SIMRUN_BUILD_DIR CONSUMER_SOURCE_DIR WORK_DIR CONFIG GENERATOR
 #              MAKE_PROGRAM CXX_COMPILER CXX_FLAGS LINKER_FLAGS
@@ -67,4 +69,31 @@ execute_process(COMMAND "${exe}" RESULT_VARIABLE rc)
 if(NOT rc EQUAL 0)
     message(FATAL_ERROR "install_consumer: ${exe} exited with '${rc}' (expected 0)")
 endif()
+
+set(kit "${build}/simrun_install_consumer_kit")
+if(NOT EXISTS "${kit}" AND NOT "${CONFIG}" STREQUAL "")
+    set(kit "${build}/${CONFIG}/simrun_install_consumer_kit")
+endif()
+message(STATUS "install_consumer: running ${kit}")
+execute_process(COMMAND "${kit}" --no-intro RESULT_VARIABLE rc)
+if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "install_consumer: ${kit} exited with '${rc}' (expected 0)")
+endif()
+
+execute_process(
+    COMMAND "${kit}" --no-intro --no-skip "-tc=consumer: deliberately fails*"
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(rc EQUAL 0 OR NOT out MATCHES "replay: (SIMRUN_SEED=3 [^\n]*)")
+    message(FATAL_ERROR "install_consumer: the failing kit test did not print a replay line "
+                        "for seed 3:\n${out}")
+endif()
+set(replay "${CMAKE_MATCH_1}")
+message(STATUS "install_consumer: the failing test printed: replay: ${replay}")
+execute_process(
+    COMMAND sh -c "${replay} --no-intro --no-skip"
+    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+if(rc EQUAL 0 OR NOT out MATCHES "failed with seed 3 \\(1 seed run\\)")
+    message(FATAL_ERROR "install_consumer: the replay line did not reproduce the failure:\n${out}")
+endif()
+message(STATUS "install_consumer: the replay line reproduced the failure with seed 3 alone")
 message(STATUS "install_consumer: OK")

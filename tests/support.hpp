@@ -13,6 +13,7 @@
 
 #include <simrun/sim/sim.hpp>
 #include <simrun/simrun.hpp>
+#include <simrun/testing/doctest.hpp>
 
 namespace test_support {
 
@@ -113,21 +114,9 @@ struct Sim {
 // "sim-only"; tests that need sockets or real signals in "real-only". scripts/test.sh prints
 // the count of each.
 
-/// The simulation loop, as a loop kind.
-struct SimKind {
-    static constexpr bool is_sim = true;
-    static std::shared_ptr<simrun::EventLoop> make() {
-        return std::make_shared<simrun::sim::SimLoop>();
-    }
-};
-
-/// The epoll loop, as a loop kind.
-struct EpollKind {
-    static constexpr bool is_sim = false;
-    static std::shared_ptr<simrun::EventLoop> make() {
-        return std::make_shared<simrun::EpollLoop>();
-    }
-};
+/// The loop kinds of the testing kit (simrun/testing/doctest.hpp): `is_sim`, `make()`.
+using SimKind = simrun::testing::SimKind;
+using EpollKind = simrun::testing::EpollKind;
 
 /// A loop of `Kind` with its log and exception handler captured, closed at the end of the test
 /// (the loop-kind twin of Sim).
@@ -204,11 +193,7 @@ inline std::string at_now() {
 
 }  // namespace test_support
 
-// Shared test cases are named "name<sim>" and "name<epoll>".
-TYPE_TO_STRING_AS("sim", test_support::SimKind);
-TYPE_TO_STRING_AS("epoll", test_support::EpollKind);
-
 /// A test case whose body runs on both loops; `LoopKind` names the kind (SimKind, EpollKind).
-#define LOOP_TEST_CASE(name)                                                                 \
-    TEST_CASE_TEMPLATE(name* doctest::test_suite("shared"), LoopKind, test_support::SimKind, \
-                       test_support::EpollKind)
+/// Test cases are named "name<sim>" and "name<epoll>"; the kit's SIMRUN_LOOP_TEST_CASE gives
+/// the epoll run SIGINT's default disposition (a Runner takes it over instead of doctest).
+#define LOOP_TEST_CASE(name) SIMRUN_LOOP_TEST_CASE(name* doctest::test_suite("shared"))

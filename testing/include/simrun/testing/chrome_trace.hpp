@@ -1,0 +1,25 @@
+#pragma once
+// A simulated run as a picture: the trace in the Chrome trace event format (JSON), which
+// chrome://tracing and https://ui.perfetto.dev open. One track per task (a slice for each step it
+// runs, a "suspended" slice while it awaits), a track for plain callbacks (a step whose trace
+// text is a source location, "sleep.cpp:35", or contains a space, "done callback of Task-1"; so
+// a task whose name contains a space is drawn there too), and the loop's own
+// events (signals, executor jobs, time jumps, logs, deadlock/livelock reports) as instant events
+// on a "loop" track. The time axis is virtual time; steps that run at the same virtual instant are
+// drawn one microsecond apart (the exact virtual time and step are in each event's args).
+
+#include <string>
+
+#include "simrun/sim/trace.hpp"
+
+namespace simrun::testing {
+
+/// The JSON text of `trace` (see the file comment). `title` names the process track.
+std::string chrome_trace_json(const sim::Trace& trace, const std::string& title = "simrun");
+
+/// Writes chrome_trace_json(trace, title) to `path` (directories are created). RuntimeError if
+/// the file cannot be written.
+void write_chrome_trace(const sim::Trace& trace, const std::string& path,
+                        const std::string& title = "simrun");
+
+}  // namespace simrun::testing
