@@ -279,24 +279,29 @@ Coro<void> wait_for_text(std::shared_ptr<std::string> out) {
 }
 }  // namespace
 
-TEST_CASE("SimNetwork: byte order is kept under random latency and many writes") {
-    for (std::uint64_t seed = 1; seed <= 5; ++seed) {
-        Sim s({.seed = seed});
-        SimNetwork& net = s.loop.sim_network();
-        net.add_host("a", "10.0.0.1");
-        net.add_host("b", "10.0.0.2");
-        net.set_link("a", "b", sim::LinkOptions{1ms, 50ms, 0});
-        auto out = std::make_shared<std::string>();
-        auto server = net.spawn_on("b", serve_collect(out));
-        auto client = net.spawn_on("a", send_numbered("b", 2000));
-        s.loop.run_until_complete(client);
-        s.loop.run_until_complete(wait_for_text(out));
-        std::string expected;
-        for (int i = 0; i < 2000; ++i)
-            expected += std::to_string(i) + ",";
-        CHECK(*out == expected);
-        server.cancel();
-    }
+namespace {
+/// Hosts "a" and "b", 1 to 50 ms apart (a seeded latency per packet).
+void hosts_a_b(sim::SimLoop& loop, std::uint64_t) {
+    SimNetwork& net = loop.sim_network();
+    net.add_host("a", "10.0.0.1");
+    net.add_host("b", "10.0.0.2");
+    net.set_link("a", "b", sim::LinkOptions{1ms, 50ms, 0});
+}
+}  // namespace
+
+SIMRUN_SIM_TEST("SimNetwork: byte order is kept under random latency and many writes", .seeds = 5,
+                .setup = hosts_a_b) {
+    SimNetwork& net = sim::running_sim().sim_network();
+    auto out = std::make_shared<std::string>();
+    Task<void> server = net.spawn_on("b", serve_collect(out));
+    Task<void> client = net.spawn_on("a", send_numbered("b", 2000));
+    co_await client;
+    co_await wait_for_text(out);
+    std::string expected;
+    for (int i = 0; i < 2000; ++i)
+        expected += std::to_string(i) + ",";
+    CHECK(*out == expected);
+    server.cancel();
 }
 
 namespace {
