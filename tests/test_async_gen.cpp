@@ -167,6 +167,47 @@ Coro<void> drop_unfinished_generator(Events* events, Duration cleanup) {
     events->push_back("dropped at " + at_now());
 }
 
+/// Yields 1, 2; its clean-up records what was thrown in, then `how`: "propagate" (rethrows),
+/// "swallow" (returns), "yield" (yields again).
+AsyncGen<int> reports_thrown_in(Events* events, std::string how) {
+    std::string seen = "nothing";
+    try {
+        co_yield 1;
+        co_yield 2;
+    } catch (const CancelledError& error) {
+        seen = std::string("CancelledError('") + error.what() + "')";
+        if (how == "propagate") {
+            events->push_back("clean-up sees " + seen);
+            throw;
+        }
+    } catch (const GeneratorExit&) {
+        seen = "GeneratorExit";
+    }
+    events->push_back("clean-up sees " + seen);
+    if (how == "yield")
+        co_yield 3;
+}
+
+/// asyncio: t = create_task(gen.aclose()); t.cancel("bye"); await t. `advance` values are taken
+/// first (0: the generator never started; 3: it is finished).
+Coro<Events> cancel_close_task_before_it_starts(std::string how, int advance) {
+    Events events;
+    AsyncGen<int> gen = reports_thrown_in(&events, how);
+    for (int i = 0; i < advance; ++i)
+        co_await gen.next();
+    Task<void> closing = get_running_loop().create_task(gen.aclose());
+    events.push_back(closing.cancel("bye") ? "cancel() true" : "cancel() false");
+    try {
+        co_await closing;
+        events.push_back("close task returned");
+    } catch (const CancelledError& error) {
+        events.push_back(std::string("close task cancelled: '") + error.what() + "'");
+    } catch (const RuntimeError& error) {
+        events.push_back(std::string("close task raised RuntimeError: ") + error.what());
+    }
+    events.push_back(gen.finished() ? "generator finished" : "generator not finished");
+    co_return events;
+}
 }  // namespace
 
 TEST_SUITE_BEGIN("sim-only");
@@ -223,6 +264,28 @@ LOOP_TEST_CASE(
     CHECK(s.loop.run_until_complete(aclose_outcome(&gen)) == "closed");
     CHECK(joined(events) == joined({"guard destroyed"}));
     CHECK(gen.finished());
+}
+
+LOOP_TEST_CASE(
+    "AsyncGen: a task running aclose() cancelled before its first step throws the "
+    "CancelledError into the generator (asyncio's athrow)") {
+    // Each expectation is what CPython 3.13 prints for the same program.
+    test_support::TestLoop<LoopKind> s;
+    CHECK(joined(s.loop.run_until_complete(cancel_close_task_before_it_starts("propagate", 1))) ==
+          joined({"cancel() true", "clean-up sees CancelledError('bye')",
+                  "close task cancelled: 'bye'", "generator finished"}));
+    CHECK(joined(s.loop.run_until_complete(cancel_close_task_before_it_starts("swallow", 1))) ==
+          joined({"cancel() true", "clean-up sees CancelledError('bye')", "close task returned",
+                  "generator finished"}));
+    CHECK(joined(s.loop.run_until_complete(cancel_close_task_before_it_starts("yield", 1))) ==
+          joined({"cancel() true", "clean-up sees CancelledError('bye')",
+                  "close task raised RuntimeError: async generator ignored GeneratorExit",
+                  "generator not finished"}));
+    CHECK(joined(s.loop.run_until_complete(cancel_close_task_before_it_starts("propagate", 0))) ==
+          joined({"cancel() true", "close task cancelled: 'bye'", "generator finished"}));
+    CHECK(joined(s.loop.run_until_complete(cancel_close_task_before_it_starts("propagate", 3))) ==
+          joined({"clean-up sees nothing", "cancel() true", "close task cancelled: 'bye'",
+                  "generator finished"}));
 }
 
 LOOP_TEST_CASE("AsyncGen: aclose() of a never-started generator does not run its body") {

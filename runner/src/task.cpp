@@ -38,6 +38,10 @@ TaskBase* current_task_state() noexcept {
     return running_task;
 }
 
+std::optional<std::string> take_start_cancellation() {
+    return running_task != nullptr ? running_task->take_start_cancellation() : std::nullopt;
+}
+
 void suspend_current_task(FutureStateBase& future, std::coroutine_handle<> at) {
     TaskBase* task = running_task;
     if (task == nullptr)
@@ -161,6 +165,12 @@ void TaskBase::deliver_pending_cancellation() {
         std::rethrow_exception(std::exchange(pending_error_, nullptr));
 }
 
+std::optional<std::string> TaskBase::take_start_cancellation() noexcept {
+    if (!std::exchange(start_cancellation_, false))
+        return std::nullopt;
+    return pending_cancel_message_;
+}
+
 void TaskBase::step(bool wake) {
     if (done())
         return;
@@ -171,7 +181,10 @@ void TaskBase::step(bool wake) {
     if (!started_) {
         started_ = true;
         promise().started = true;
-        if (must_cancel_) {  // cancelled before its first step: the body never runs
+        if (must_cancel_ && promise().takes_start_cancellation) {
+            must_cancel_ = false;  // the body takes it (take_start_cancellation)
+            start_cancellation_ = true;
+        } else if (must_cancel_) {  // cancelled before its first step: the body never runs
             must_cancel_ = false;
             destroy_frame();
             finish_cancelled(pending_cancel_message_);
@@ -183,6 +196,7 @@ void TaskBase::step(bool wake) {
     }
     yielded_ = false;
     std::exchange(resume_at_, {}).resume();
+    start_cancellation_ = false;
     if (frame().done())
         complete_from_frame();
 }

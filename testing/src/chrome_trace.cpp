@@ -63,6 +63,24 @@ bool is_callback(const std::string& text) {
     return text.find('.') < colon;
 }
 
+/// Events that concern the whole run, drawn across every track ("s":"g"): a signal's arrival
+/// (not the installation of a handler), the process ending, a deadlock or livelock report, and
+/// the simulated network's faults.
+bool is_global(const sim::TraceEntry& entry) {
+    if (entry.kind == "process" || entry.kind == "deadlock" || entry.kind == "livelock")
+        return true;
+    if (entry.kind == "signal")
+        return entry.text.find(" arrived") != std::string::npos ||
+               entry.text.rfind("repeated ", 0) == 0;
+    if (entry.kind == "net") {
+        for (const char* fault : {"partition ", "repair ", "hold ", "release ", "crash ",
+                                  "restart ", "reset ", "fault "})
+            if (entry.text.rfind(fault, 0) == 0)
+                return true;
+    }
+    return false;
+}
+
 constexpr int loop_track = 1;
 constexpr int callback_track = 2;
 
@@ -123,8 +141,7 @@ std::string chrome_trace_json(const sim::Trace& trace, const std::string& title)
                  ",\"cat\":\"step\",\"ts\":" + number(ts) + ",\"dur\":1,\"args\":" + args + "}");
             cursor = ts + 1.0;
         } else {
-            const bool global = entry.kind == "signal" || entry.kind == "process" ||
-                                entry.kind == "deadlock" || entry.kind == "livelock";
+            const bool global = is_global(entry);
             emit("{\"ph\":\"i\",\"pid\":1,\"tid\":" + std::to_string(loop_track) +
                  ",\"name\":" + json_string(entry.kind + ": " + entry.text) +
                  ",\"cat\":" + json_string(entry.kind) + ",\"s\":\"" + (global ? "g" : "t") +

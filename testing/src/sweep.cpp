@@ -13,6 +13,7 @@
 #include "simrun/exceptions.hpp"
 #include "simrun/runner.hpp"
 #include "simrun/testing/chrome_trace.hpp"
+#include "simrun/testing/html_timeline.hpp"
 #include "simrun/testing/real_time_guard.hpp"
 
 namespace simrun::testing {
@@ -286,23 +287,37 @@ SweepReport run_seeds(const std::string& test_name, const SimTestOptions& option
             report.trace_tail.push_back(sim::Trace::format_entry(entry));
         std::string trace_note;
         if (trace_dir) {
-            report.trace_file =
-                *trace_dir + "/" + file_part(test_name) + "-seed-" + std::to_string(seed) + ".json";
-            try {
-                write_chrome_trace(trace, report.trace_file,
-                                   test_name + " (seed " + std::to_string(seed) + ")");
-            } catch (const std::exception& error) {
-                trace_note = "  trace:  not written: " + std::string(error.what()) + "\n";
-                report.trace_file.clear();
-            } catch (const BaseException& error) {
-                trace_note = "  trace:  not written: " + std::string(error.what()) + "\n";
-                report.trace_file.clear();
-            }
+            const std::string stem =
+                *trace_dir + "/" + file_part(test_name) + "-seed-" + std::to_string(seed);
+            const std::string title = test_name + " (seed " + std::to_string(seed) + ")";
+            const auto write = [&](std::string& file, const std::string& path, const char* label,
+                                   const auto& writer) {
+                try {
+                    writer(path);
+                    file = path;
+                } catch (const std::exception& error) {
+                    trace_note += std::string(label) + "not written: " + error.what() + "\n";
+                } catch (const BaseException& error) {
+                    trace_note += std::string(label) + "not written: " + error.what() + "\n";
+                }
+            };
+            write(report.trace_file, stem + ".json", "  trace:  ", [&](const std::string& path) {
+                write_chrome_trace(trace, path, title);
+            });
+            if (!report.trace_file.empty())
+                trace_note +=
+                    "  trace:  " + report.trace_file + " (open in https://ui.perfetto.dev)\n";
+            write(report.timeline_file, stem + ".html", "  html:   ", [&](const std::string& path) {
+                write_html_timeline(trace, path, title, reason);
+            });
+            if (!report.timeline_file.empty())
+                trace_note +=
+                    "  html:   " + report.timeline_file + " (a timeline: open in a web browser)\n";
+        } else {
+            trace_note =
+                "  trace:  set SIMRUN_TRACE_DIR=<dir> to get it as Chrome trace JSON and an HTML "
+                "timeline\n";
         }
-        if (!report.trace_file.empty())
-            trace_note = "  trace:  " + report.trace_file + " (open in https://ui.perfetto.dev)\n";
-        else if (trace_note.empty())
-            trace_note = "  trace:  set SIMRUN_TRACE_DIR=<dir> to get it as Chrome trace JSON\n";
 
         std::string& m = report.message;
         m = "simrun: \"" + test_name + "\" failed with seed " + std::to_string(seed) + " (" +

@@ -54,6 +54,8 @@ class AsyncGenState final : public AsyncGenStateBase,
                 return promise.continuation;
             }
             void await_resume() const {
+                if (promise.closing && promise.thrown_in)
+                    std::rethrow_exception(std::exchange(promise.thrown_in, nullptr));
                 if (promise.closing)
                     throw GeneratorExit();
             }
@@ -67,6 +69,7 @@ class AsyncGenState final : public AsyncGenStateBase,
 
         std::optional<T> current;
         bool closing = false;
+        std::exception_ptr thrown_in;  // closing: thrown at the co_yield instead of GeneratorExit
     };
     using Handle = std::coroutine_handle<promise_type>;
 
@@ -119,19 +122,34 @@ class AsyncGenState final : public AsyncGenStateBase,
 
   private:
     // Takes its own reference: the frame keeps the generator alive until the close is over.
-    static Coro<void> close(std::shared_ptr<AsyncGenState> self) { return self->close_body(self); }
+    // Like asyncio's athrow awaitable, a task running aclose() that is cancelled before its first
+    // step still reaches the generator: the CancelledError is thrown in at its co_yield instead
+    // of GeneratorExit (a generator never started is closed, and the task is cancelled).
+    static Coro<void> close(std::shared_ptr<AsyncGenState> self) {
+        Coro<void> body = self->close_body(self);
+        body.handle().promise().takes_start_cancellation = true;
+        return body;
+    }
     Coro<void> close_body(std::shared_ptr<AsyncGenState> keep) {
-        if (!handle_ || handle_.done())
+        const std::optional<std::string> cancelled = take_start_cancellation();
+        if (!handle_ || handle_.done()) {
+            if (cancelled)
+                throw CancelledError(*cancelled);
             co_return;  // already ended: nothing to close
+        }
         if (running_)
             throw RuntimeError("aclose(): asynchronous generator is already running");
         if (!handle_.promise().started) {  // never started: just mark it closed
             handle_.promise().started = true;
             handle_.destroy();
             handle_ = {};
+            if (cancelled)
+                throw CancelledError(*cancelled);
             co_return;
         }
         handle_.promise().closing = true;
+        if (cancelled)
+            handle_.promise().thrown_in = std::make_exception_ptr(CancelledError(*cancelled));
         co_await ResumeAwaiter{*this};
         if (!handle_.done())
             throw RuntimeError("async generator ignored GeneratorExit");

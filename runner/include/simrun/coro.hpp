@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <exception>
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -83,7 +84,15 @@ struct CoroPromiseBase {
     bool started = false;   // awaited, or run by a task: it can never start again
     bool in_use = false;    // an await is running the frame right now (until it ends)
     bool orphaned = false;  // its Coro let go while in use: that await destroys the frame
+    // A task cancelled before its first step still starts this frame, which takes the
+    // cancellation itself (take_start_cancellation): aclose(), like asyncio's athrow awaitable.
+    bool takes_start_cancellation = false;
 };
+
+/// Inside the first step of a task whose top coroutine takes_start_cancellation and which was
+/// cancelled before that step: the cancellation's message (and the cancellation is consumed);
+/// otherwise nothing.
+std::optional<std::string> take_start_cancellation();
 
 /// Throws RuntimeError if `frame` was started already (see throw_already_started).
 template <class Promise>

@@ -58,6 +58,8 @@ class TaskBase : public FutureStateBase {
     /// Called when the task resumes after a suspension: throws CancelledError if a cancellation
     /// is pending, else the error that interrupt_wait() left for this step, if any.
     void deliver_pending_cancellation();
+    /// See simrun::detail::take_start_cancellation() (coro.hpp).
+    std::optional<std::string> take_start_cancellation() noexcept;
     /// The loop is closing with this task still pending: drop the frame without running it.
     void abandon() noexcept;
     /// Runs one step: resumes the coroutine until it suspends or ends. `wake` is set when the
@@ -101,6 +103,7 @@ class TaskBase : public FutureStateBase {
     int cancels_requested_ = 0;
     bool must_cancel_ = false;
     bool started_ = false;
+    bool start_cancellation_ = false;  // the first step's body takes a pending cancellation
     bool yielded_ = false;
     bool cancelling_waiter_ = false;   // inside cancel(), cancelling waiting_on_ (cycle check)
     mutable bool describing_ = false;  // inside describe() (an await cycle prints "...")

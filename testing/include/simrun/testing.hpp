@@ -6,5 +6,6 @@
 // with simrun::testing", is the guide.
 
 #include "simrun/testing/chrome_trace.hpp"
+#include "simrun/testing/html_timeline.hpp"
 #include "simrun/testing/real_time_guard.hpp"
 #include "simrun/testing/sweep.hpp"

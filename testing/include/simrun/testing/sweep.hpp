@@ -14,7 +14,8 @@
 //   SIMRUN_SEEDS=N         run N seeds instead of SimTestOptions::seeds
 //   SIMRUN_FIRST_SEED=N    start the sweep at seed N instead of SimTestOptions::first_seed
 //   SIMRUN_SHARD=i/n       run only the seeds whose position in the sweep is i modulo n
-//   SIMRUN_TRACE_DIR=dir   write the failing seed's trace there (Chrome trace event JSON)
+//   SIMRUN_TRACE_DIR=dir   write the failing seed's trace there: <test>-seed-<n>.json (Chrome
+//                          trace event JSON) and <test>-seed-<n>.html (a timeline page)
 //   SIMRUN_CHECK_DETERMINISM=1   run every seed twice and compare the traces
 // A malformed value throws ValueError naming the variable.
 
@@ -114,6 +115,8 @@ struct SweepReport {
     std::string replay{};
     /// The Chrome trace written for the failing seed (SIMRUN_TRACE_DIR), else empty.
     std::string trace_file{};
+    /// The HTML timeline page written next to it (html_timeline.hpp), else empty.
+    std::string timeline_file{};
     /// The last trace lines of the failing run.
     std::vector<std::string> trace_tail{};
     /// Everything above as a multi-line message (empty if passed).
@@ -128,7 +131,8 @@ using TestBody = std::function<Coro<void>()>;
 /// at the first failure: an exception out of the body or the Runner's clean-up, a failed
 /// assertion (hooks.failed_assertions), a call caught by the real-time guard, or (with the
 /// determinism check) two runs of a seed whose traces differ. Writes the failing trace to
-/// SIMRUN_TRACE_DIR if set. Throws ValueError for malformed environment variables only.
+/// SIMRUN_TRACE_DIR if set (as JSON and as an HTML timeline). Throws ValueError for malformed
+/// environment variables only.
 SweepReport run_seeds(const std::string& test_name, const SimTestOptions& options,
                       const TestBody& body, const SweepHooks& hooks = {});
 
