@@ -1,5 +1,6 @@
 #include "program.hpp"
 
+#include <algorithm>
 #include <csignal>
 #include <sstream>
 
@@ -78,6 +79,42 @@ std::string task_name(Env& env, int index) {
     if (times++ > 0)
         name += "." + std::to_string(times);
     return name;
+}
+
+/// task.cancel(), checked against CPython 3.13 as it happens: false on a done task (its count
+/// unchanged), else true and one more request counted, even if one is pending already.
+bool checked_cancel(Env* env, TaskRef task) {
+    const bool was_done = task.done();
+    const int before = task.cancelling();
+    const bool cancelled = task.cancel();
+    const int after = task.cancelling();
+    if (was_done)
+        ++env->observed.cancels_of_done_tasks;
+    else if (before > 0)
+        ++env->observed.cancels_of_cancelling;
+    if (cancelled != !was_done || after != (was_done ? before : before + 1)) {
+        env->observed.cancel_violations.push_back(
+            "cancel() of " + task.name() + (was_done ? " (done)" : " (pending)") + " with " +
+            std::to_string(before) + " requests returned " + (cancelled ? "true" : "false") +
+            ", then " + std::to_string(after) + " requests");
+    }
+    return cancelled;
+}
+
+/// current_task().uncancel(), checked: it returns the count minus one (never below 0), and
+/// cancelling() then says the same.
+void checked_uncancel(Env* env) {
+    TaskRef task = current_task();
+    const int before = task.cancelling();
+    const int returned = task.uncancel();
+    const int after = task.cancelling();
+    ++env->observed.uncancels;
+    if (returned != std::max(before - 1, 0) || after != returned) {
+        env->observed.cancel_violations.push_back("uncancel() in " + task.name() + " with " +
+                                                  std::to_string(before) + " requests returned " +
+                                                  std::to_string(returned) + ", then " +
+                                                  std::to_string(after) + " requests");
+    }
 }
 
 /// After an await that a cancellation may have "absorbed" (the awaited task swallowed it), a
@@ -225,7 +262,7 @@ Coro<void> run_step(Env* env, const Step& step, int self, std::vector<Task<int>>
                 // error: it will not be reported as never retrieved.
                 if (child.done())
                     env->collected.insert(child.name());
-                const bool cancelled = child.cancel();
+                const bool cancelled = checked_cancel(env, child);
                 note(env, who(self) + " cancel " + child.name() + " -> " +
                               (cancelled ? "True" : "False"));
             }
@@ -305,7 +342,7 @@ Coro<int> task_body(Env* env, int index) {
         case OnCancel::raise_error:
             throw ValueError("cancelled, raising instead");
         case OnCancel::uncancel_and_reraise:
-            current_task().uncancel();
+            checked_uncancel(env);
             break;
         case OnCancel::cleanup_then_reraise:
             co_await sleep(code.cleanup);
@@ -336,11 +373,18 @@ Coro<int> run_task(Env* env, int index) {
 
 Coro<void> cancel_main_at(Env* env, TaskRef main, Duration when) {
     co_await sleep(when - get_running_loop().time());
-    const bool cancelled = main.cancel();
+    const bool cancelled = checked_cancel(env, main);
     note(env, std::string("canceller cancels main -> ") + (cancelled ? "True" : "False"));
 }
 
 Coro<int> main_task(Env* env) {
+    EventLoop& loop = get_running_loop();
+    env->observed.sigint_in_run = loop.signals().disposition(SIGINT);
+    if (env->program.user_sigint_handler) {
+        // User code installs its own handler inside run() (signal.signal() in Python).
+        if (auto* sim_loop = dynamic_cast<sim::SimLoop*>(&loop))
+            sim_loop->fake_signals().set_disposition(SIGINT, SignalDisposition::handler);
+    }
     if (env->program.external_cancel) {
         create_task(cancel_main_at(env, current_task(), *env->program.external_cancel),
                     {.name = "canceller"});
@@ -441,6 +485,14 @@ std::ostream& operator<<(std::ostream& out, const Program& program) {
         out << " (during step " << step << ")";
     if (program.external_cancel)
         out << "; main cancelled by another task at " << ms(*program.external_cancel);
+    if (!program.main_thread)
+        out << "; off the main thread";
+    if (program.sigint_before == SignalDisposition::ignored)
+        out << "; SIGINT ignored before run()";
+    if (program.sigint_before == SignalDisposition::handler)
+        out << "; another SIGINT handler before run()";
+    if (program.user_sigint_handler)
+        out << "; main installs its own SIGINT handler";
     out << "; workers " << program.workers << "; choices [";
     for (std::size_t i = 0; i < program.choices.size(); ++i)
         out << (i ? " " : "") << program.choices[i];
@@ -482,6 +534,9 @@ Observation execute(const Program& program) {
     runner_options.sigint_grace_period = program.grace;
     runner_options.loop_factory = [&] {
         loop = std::make_shared<sim::SimLoop>(options);
+        loop->fake_signals().set_main_thread(program.main_thread);
+        if (program.sigint_before != SignalDisposition::default_action)
+            loop->fake_signals().set_disposition(SIGINT, program.sigint_before);
         for (Duration when : program.sigints)
             loop->fake_signals().schedule_at(when, SIGINT);
         for (std::uint64_t step : program.sigint_steps)
@@ -500,10 +555,9 @@ Observation execute(const Program& program) {
                 record("report destroyed-pending " +
                        (context.task ? context.task.name() : std::string("?")));
             } else if (context.message.find("exception was never retrieved") != std::string::npos) {
-                auto found = context.details.find("future");
-                if (found != context.details.end()) {
-                    ++observed.reported[task_name_in(found->second)];
-                    record("report never-retrieved " + task_name_in(found->second));
+                if (context.future) {
+                    ++observed.reported[task_name_in(context.future->description)];
+                    record("report never-retrieved " + task_name_in(context.future->description));
                 }
             } else if (context.message == "unhandled exception during asyncio.run() shutdown" &&
                        context.task) {
@@ -551,6 +605,7 @@ Observation execute(const Program& program) {
             observed.executor_shut_down = executor->is_shutdown();
             observed.hung_jobs = executor->hung_jobs();
         }
+        observed.sigint_after = loop->fake_signals().disposition(SIGINT);
         Duration last{};
         int installs = 0;
         for (const sim::TraceEntry& entry : loop->trace().entries()) {
@@ -570,6 +625,7 @@ Observation execute(const Program& program) {
             if (entry.kind == "signal" && entry.text == "SIGINT arrived" && installs >= 2)
                 observed.close_interrupted = true;
         }
+        observed.sigint_installs = installs;
         const auto& entries = loop->trace().entries();
         std::size_t first = entries.size() > 25 ? entries.size() - 25 : 0;
         observed.trace_excerpt = loop->trace().format(first, 25);

@@ -88,6 +88,13 @@ struct Program {
     std::vector<Duration> job_costs;
     /// Record Observation::events (the differential campaign's trace).
     bool record_events = false;
+    /// Whether the loop's thread counts as the process's main thread (FakeSignals).
+    bool main_thread = true;
+    /// SIGINT's disposition before run(): the default, ignored, or some other code's handler.
+    simrun::SignalDisposition sigint_before = simrun::SignalDisposition::default_action;
+    /// The main task installs its own SIGINT handler as its first action (as user code calling
+    /// signal.signal() inside asyncio.run()); the Runner must then leave it in place.
+    bool user_sigint_handler = false;
 };
 
 std::ostream& operator<<(std::ostream& out, const Program& program);
@@ -138,6 +145,17 @@ struct Observation {
     /// "t1 sleep done", "main returns 5", "report never-retrieved t2", ...). The differential
     /// campaign renders the same lines from CPython (properties/cpython/diff_runner.py).
     std::vector<std::pair<Duration, std::string>> events;
+    // SIGINT disposition: as the main task saw it when it started, after run() (and close()),
+    // and how many handlers the Runner installed (run() and close() together).
+    std::optional<simrun::SignalDisposition> sigint_in_run;
+    std::optional<simrun::SignalDisposition> sigint_after;
+    int sigint_installs = 0;
+    // cancel() and uncancel() inside the program, checked against CPython 3.13 as they happen:
+    // "cancel t2 of a done task returned True", "uncancel: cancelling 2, returned 2, then 2".
+    std::vector<std::string> cancel_violations;
+    int cancels_of_done_tasks = 0;  ///< cancel() calls on a task already done (must be false)
+    int cancels_of_cancelling = 0;  ///< cancel() calls on a task already being cancelled
+    int uncancels = 0;              ///< uncancel() calls checked
 };
 
 /// Runs `program` with simrun::run() on a SimLoop and records what happened.

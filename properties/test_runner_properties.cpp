@@ -31,7 +31,32 @@ TEST_CASE(
     "property: run() ends exactly as the reference model predicts, a second SIGINT ending it at "
     "its arrival") {
     CHECK(rc::check("outcome matches the model", [] {
-        const Program program = *programs();
+        Program program = *programs();
+        // Two outcomes the plain programs reach in under 2 % of the cases, made common here:
+        // the main task cancelled by another task early in its life (CancelledError), and two
+        // SIGINTs inside a long tight loop at its start (ProcessTerminated after the grace).
+        switch (*rc::gen::weightedElement<int>({{6, 0}, {2, 1}, {1, 2}})) {
+            case 1:
+                program.sigints.clear();  // a SIGINT first would make it a KeyboardInterrupt
+                program.sigint_steps.clear();
+                program.external_cancel = std::chrono::milliseconds(*rc::gen::inRange(1, 2001)) +
+                                          std::chrono::microseconds(2);
+                break;
+            case 2: {
+                Step busy;
+                busy.kind = Step::Kind::busy;
+                busy.duration = std::chrono::milliseconds(*rc::gen::inRange(2500, 3001));
+                auto& steps = program.tasks[0].steps;
+                steps.insert(steps.begin(), busy);
+                const auto first = std::chrono::milliseconds(*rc::gen::inRange(1, 1001));
+                program.sigints = {first + std::chrono::microseconds(1),
+                                   first + std::chrono::milliseconds(*rc::gen::inRange(1, 501)) +
+                                       std::chrono::microseconds(3)};
+                break;
+            }
+            default:
+                break;
+        }
         const Observation observed = execute(program);
         const Prediction predicted = predict(program, observed.end_time);
         log_case(program, observed);
@@ -122,7 +147,25 @@ TEST_CASE(
     "property: the executor warning appears if and only if a job outlives the shutdown timeout, at "
     "exactly that time") {
     CHECK(rc::check("executor timeout warning", [] {
-        const Program program = *programs();
+        Program program = *programs();
+        // A third without SIGINTs: a SIGINT during the shutdown's wait for a hung job ends it
+        // before the timeout, and most programs have one (the interrupted path stays >= 5 %).
+        if (*rc::gen::weightedElement<bool>({{2, false}, {1, true}})) {
+            program.sigints.clear();
+            program.sigint_steps.clear();
+        }
+        // A third get a hung job in a random task at a random place: in the plain programs a
+        // job hangs at shutdown in under 10 % of the cases.
+        if (*rc::gen::weightedElement<bool>({{2, false}, {1, true}})) {
+            const auto task = static_cast<std::size_t>(
+                *rc::gen::inRange(0, static_cast<int>(program.tasks.size())));
+            auto& steps = program.tasks[task].steps;
+            Step hang;
+            hang.kind = Step::Kind::executor;
+            hang.hangs = true;
+            const int position = *rc::gen::inRange(0, static_cast<int>(steps.size()) + 1);
+            steps.insert(steps.begin() + position, hang);
+        }
         const Observation observed = execute(program);
         log_case(program, observed);
         RC_ASSERT(observed.executor_warnings.size() <= 1U);
@@ -135,7 +178,10 @@ TEST_CASE(
         if (clean_shutdown(observed) && observed.executor_join_started && observed.hung_jobs > 0) {
             RC_ASSERT(observed.executor_warnings.size() == 1U);
         }
-        RC_TAG(observed.executor_warnings.empty() ? "no warning" : "warning");
+        RC_TAG(!observed.executor_warnings.empty() ? "warning: a job outlived the timeout"
+               : observed.hung_jobs == 0           ? "no hung job, no warning"
+               : !observed.executor_join_started   ? "hung job, join never began"
+                                                   : "hung job, shutdown interrupted");
     }));
 }
 

@@ -6,6 +6,12 @@
 #   scripts/mutants.sh                 # every mutant
 #   scripts/mutants.sh flip_uncancel   # mutants whose name contains the word
 #
+# A patch's first line says what it breaks ("# what it breaks"). Lines "# caught-by: TARGET
+# [ARGS...]" after it name the test binaries (CMake targets) that must catch the break and their
+# arguments, e.g. "# caught-by: simrun_properties -tc=*SIGINT*" or "# caught-by: simrun_tests
+# -tc=*uncancel*"; the mutant is caught if one of them fails. Without such a line: the whole
+# simrun_properties.
+#
 # Exit status 1 if a mutant survives (no property fails). Output of each run is kept in
 # build/mutants/<name>.log.
 set -euo pipefail
@@ -39,15 +45,35 @@ for patch in properties/mutants/*.patch; do
     sync_sources
     (cd "$SRC" && patch -s -p1 <"$ROOT/$patch")
     simrun_log "mutant $name: $(head -1 "$patch" | sed 's/^# //')"
-    cmake --build "$WORK/build" --target simrun_properties -- -j"${SIMRUN_JOBS:-2}" >"$WORK/$name.build.log" 2>&1
-    if RC_PARAMS="max_success=${MUTANT_CASES:-3000} seed=${MUTANT_SEED:-1}" \
-        "$WORK/build/properties/simrun_properties" >"$WORK/$name.log" 2>&1; then
-        echo "SURVIVED  $name (no property failed)"
+    mapfile -t catchers < <(sed -n 's/^# caught-by: *//p' "$patch")
+    ((${#catchers[@]} > 0)) || catchers=(simrun_properties)
+    caught=0
+    : >"$WORK/$name.log"
+    for catcher in "${catchers[@]}"; do
+        read -r -a words <<<"$catcher"
+        target=${words[0]}
+        cmake --build "$WORK/build" --target "$target" -- -j"${SIMRUN_JOBS:-2}" >"$WORK/$name.build.log" 2>&1
+        binary=$(find "$WORK/build" -type f -name "$target" -perm -u+x | head -1)
+        if ! RC_PARAMS="max_success=${MUTANT_CASES:-3000} seed=${MUTANT_SEED:-1}" \
+            "$binary" "${words[@]:1}" >>"$WORK/$name.log" 2>&1; then
+            caught=1
+        fi
+    done
+    if ((caught == 0)); then
+        echo "SURVIVED  $name (no test failed: ${catchers[*]})"
         survivors=$((survivors + 1))
     else
         echo "CAUGHT    $name by:"
-        grep -E '^TEST CASE:' "$WORK/$name.log" | sed 's/^TEST CASE: */    - /'
-        sed -n '/Falsifiable/,/^Log:/p' "$WORK/$name.log" | grep -v '^Log:' | head -20 | sed 's/^/    /'
+        # The test cases that failed (a TEST CASE header followed by an ERROR, not a MESSAGE).
+        awk '/^TEST CASE:/ { tc = $0; sub(/^TEST CASE: */, "", tc); next }
+             /^====/ { tc = "" }
+             /ERROR:/ && tc != "" { if (!seen[tc]++) print "    - " tc }' "$WORK/$name.log"
+        # rapidcheck's shrunk counterexample, or (a unit test) the first failed checks.
+        if grep -q Falsifiable "$WORK/$name.log"; then
+            sed -n '/Falsifiable/,/^Log:/p' "$WORK/$name.log" | grep -v '^Log:' | head -20 | sed 's/^/    /'
+        else
+            grep -E 'ERROR:|values:' "$WORK/$name.log" | head -6 | sed 's/^/    /' || true
+        fi
     fi
 done
 sync_sources  # leave the scratch copy clean

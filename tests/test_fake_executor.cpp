@@ -1,5 +1,6 @@
 // FakeExecutor: run_in_executor in virtual time, cost models, workers, and the Runner's executor
 // shutdown timeout (docs/semantics.md).
+#include <algorithm>
 #include <csignal>
 #include <optional>
 #include <set>
@@ -528,6 +529,184 @@ TEST_CASE("Runner: close() does not wait for a job withdrawn from the executor's
     CHECK(loops.last().time() == 1s);
     CHECK(log.find("did not finishing").empty());
     CHECK(loops.last().fake_executor().hung_jobs() == 0);
+}
+
+// ---- durations given at submission ---------------------------------------------------------
+
+namespace {
+
+/// Three jobs: "given" with a duration at submission (to_thread), "modelled" and "named" left
+/// to the cost model (run_in_executor with JobOptions and with a plain name).
+Coro<void> submit_with_durations(std::vector<JobRecord>* records) {
+    EventLoop& loop = get_running_loop();
+    auto job = [records](std::string name) {
+        return [records, name] {
+            records->push_back({name, get_running_loop().time()});
+            return 0;
+        };
+    };
+    auto given_job = job("given");
+    JobOptions given{.name = "given", .sim_duration = 5s};
+    Task<int> given_task = create_task(to_thread(given_job, given));
+    Future<int> modelled = loop.run_in_executor(job("modelled"), JobOptions{.name = "modelled"});
+    Future<int> named = loop.run_in_executor(job("named"), std::string("named"));
+    co_await given_task;
+    co_await modelled;
+    co_await named;
+}
+
+}  // namespace
+
+TEST_CASE(
+    "FakeExecutor: a duration given at submission replaces the cost model, which is not asked") {
+    std::vector<std::string> asked;
+    sim::CostModel cost = [&asked](const sim::JobInfo& job,
+                                   sim::ChoiceSource&) -> std::optional<Duration> {
+        asked.push_back(job.name);
+        return 1s;
+    };
+    sim::SimLoop loop({.executor = {.workers = 4, .cost = cost}});
+    std::vector<JobRecord> records;
+    loop.run_until_complete(submit_with_durations(&records));
+    REQUIRE(records.size() == 3);
+    CHECK(std::set<std::string>{records[0].name, records[1].name} ==
+          std::set<std::string>{"modelled", "named"});
+    CHECK(records[0].finished == 1s);
+    CHECK(records[1].finished == 1s);
+    CHECK(records[2].name == "given");
+    CHECK(records[2].finished == 5s);
+    CHECK(asked == std::vector<std::string>{"modelled", "named"});
+    loop.close();
+}
+
+TEST_CASE(
+    "FakeExecutor: a given duration counts from when a worker starts the job; a negative one "
+    "counts as 0") {
+    sim::SimLoop loop({.executor = {.workers = 1, .cost = sim::fixed_cost(1s)}});
+    std::vector<Duration> done;
+    loop.fake_executor().on_job_done(
+        [&done](const sim::JobInfo&, Duration at) { done.push_back(at); });
+    Future<int> first = loop.run_in_executor([] { return 1; }, {.sim_duration = 3s});
+    Future<int> second = loop.run_in_executor([] { return 2; }, JobOptions{.sim_duration = -5s});
+    Future<int> third = loop.run_in_executor([] { return 3; }, JobOptions{.sim_duration = 2s});
+    CHECK(loop.run_until_complete(third) == 3);
+    CHECK(first.result() == 1);
+    CHECK(second.result() == 2);
+    CHECK(done == std::vector<Duration>{3s, 3s, 5s});
+    loop.close();
+}
+
+TEST_CASE(
+    "Runner: a job submitted with JobOptions::never never finishes: close() warns 300 s later") {
+    TimedLog log;
+    test_support::SimFactory loops({.executor = {.workers = 2, .cost = sim::fixed_cost(1s)}});
+    loops.on_new_loop = [&](sim::SimLoop& loop) { log.attach(loop); };
+    auto leave_hung_job = []() -> Coro<int> {
+        co_await sleep(5s);
+        (void)get_running_loop().run_in_executor(
+            [] { return 0; }, JobOptions{.name = "stuck", .sim_duration = JobOptions::never});
+        co_return 1;
+    };
+    CHECK(run(leave_hung_job(), {.loop_factory = loops.factory()}) == 1);
+    CHECK(loops.last().fake_executor().hung_jobs() == 1);
+    std::vector<TimedLog::Line> warnings = log.find("did not finishing joining");
+    REQUIRE(warnings.size() == 1);
+    CHECK(warnings[0].text == kWarning300);
+    CHECK(warnings[0].time == 305s);
+}
+
+TEST_CASE("FakeExecutor: a cost model's Duration::max() means never, as a timer's") {
+    sim::SimLoop loop({.executor = {.workers = 1, .cost = sim::fixed_cost(Duration::max())}});
+    (void)loop.run_in_executor([] { return 0; });
+    CHECK(loop.fake_executor().hung_jobs() == 1);
+    CHECK_FALSE(loop.fake_executor().next_completion().has_value());
+    loop.close();
+}
+
+// ---- worker count --------------------------------------------------------------------------
+
+TEST_CASE("default_worker_count is min(32, cpu_count + 4), an unknown (0) count as 1") {
+    CHECK(default_worker_count(0) == 5);
+    CHECK(default_worker_count(1) == 5);
+    CHECK(default_worker_count(4) == 8);
+    CHECK(default_worker_count(28) == 32);
+    CHECK(default_worker_count(29) == 32);
+    CHECK(default_worker_count(1000) == 32);
+}
+
+TEST_CASE(
+    "FakeExecutor: the default worker count comes from SimOptions::cpu_count (default 4: 8 "
+    "workers), never from the machine") {
+    sim::SimLoop default_loop;
+    CHECK(default_loop.options().cpu_count == 4);
+    CHECK(default_loop.fake_executor().workers() == 8);
+    default_loop.close();
+    sim::SimLoop one_cpu({.cpu_count = 1});
+    CHECK(one_cpu.fake_executor().workers() == 5);
+    one_cpu.close();
+    sim::SimLoop big({.cpu_count = 64});
+    CHECK(big.fake_executor().workers() == 32);
+    big.close();
+    sim::SimLoop explicit_count({.executor = {.workers = 3}, .cpu_count = 64});
+    CHECK(explicit_count.fake_executor().workers() == 3);
+    explicit_count.close();
+}
+
+TEST_CASE("FakeExecutor: with the default 8 workers, a ninth concurrent 1 s job waits") {
+    std::vector<Duration> finished = job_durations({.executor = {.cost = sim::fixed_cost(1s)}}, 9);
+    REQUIRE(finished.size() == 9);
+    CHECK(std::count(finished.begin(), finished.end(), Duration(1s)) == 8);
+    CHECK(finished[8] == 2s);
+}
+
+// ---- observing completions -----------------------------------------------------------------
+
+TEST_CASE(
+    "FakeExecutor: on_job_done sees each finished job (index, name, virtual time) in order, "
+    "synchronously in the loop") {
+    sim::SimLoop loop({.executor = {.workers = 2, .cost = sim::fixed_cost(1s)}});
+    std::vector<std::string> seen;
+    loop.fake_executor().on_job_done([&seen, &loop](const sim::JobInfo& job, Duration at) {
+        CHECK(at == loop.time());
+        seen.push_back(std::to_string(job.index) + " " + job.name + " " + sim::format_time(at));
+        loop.note("test", "observed #" + std::to_string(job.index));
+    });
+    std::vector<JobRecord> records;
+    loop.run_until_complete(run_jobs({"a", "b", "c"}, &records));
+    REQUIRE(seen.size() == 3);
+    CHECK(std::set<std::string>(seen.begin(), seen.begin() + 2) ==
+          std::set<std::string>{"0 a 1.000s", "1 b 1.000s"});
+    CHECK(seen[2] == "2 c 2.000s");
+    // Each observation follows its job's "done" entry in the trace, before anything else runs.
+    std::vector<std::string> order;
+    for (const sim::TraceEntry& entry : loop.trace().entries()) {
+        if (entry.kind == "executor" && contains(entry.text, "done #"))
+            order.push_back(entry.text.substr(0, 7));
+        if (entry.kind == "test")
+            order.push_back(entry.text);
+    }
+    REQUIRE(order.size() == 6);
+    for (std::size_t i = 0; i < 6; i += 2)
+        CHECK(order[i + 1] == "observed #" + order[i].substr(6, 1));
+    loop.fake_executor().on_job_done({});  // removed: no call
+    loop.run_until_complete(run_jobs({"d"}, &records));
+    CHECK(seen.size() == 3);
+    loop.close();
+}
+
+TEST_CASE("FakeExecutor: an observer may remove itself while it runs") {
+    sim::SimLoop loop({.executor = {.workers = 2, .cost = sim::fixed_cost(1s)}});
+    int calls = 0;
+    sim::FakeExecutor& executor = loop.fake_executor();
+    executor.on_job_done([&calls, &executor](const sim::JobInfo&, Duration) {
+        ++calls;
+        executor.on_job_done({});
+    });
+    std::vector<JobRecord> records;
+    loop.run_until_complete(run_jobs({"a", "b", "c"}, &records));
+    CHECK(records.size() == 3);
+    CHECK(calls == 1);
+    loop.close();
 }
 
 TEST_SUITE_END();

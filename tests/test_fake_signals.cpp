@@ -380,4 +380,67 @@ TEST_CASE("FakeSignals: schedule_at delivers exactly at its time even with max_t
     }
 }
 
+// ---- observing arrivals --------------------------------------------------------------------
+
+TEST_CASE(
+    "FakeSignals: on_arrival sees every arrival (time, step, callback, raise) with its virtual "
+    "time, before the handler runs") {
+    sim::SimLoop loop;
+    std::vector<std::string> events;
+    loop.fake_signals().on_arrival([&events, &loop](int signum, Duration at) {
+        CHECK(at == loop.time());
+        events.push_back("arrived " + sim::signal_name(signum) + " " + sim::format_time(at));
+    });
+    loop.add_signal_handler(SIGUSR1, [&events, &loop] {
+        events.push_back("handled SIGUSR1 " + sim::format_time(loop.time()));
+    });
+    loop.fake_signals().set_disposition(SIGUSR2, SignalDisposition::ignored);
+    loop.fake_signals().schedule_at(2s, SIGUSR1);
+    loop.fake_signals().schedule_at(3s, SIGUSR2);  // ignored, but it arrives
+    loop.call_later(1s, [&loop] { loop.fake_signals().raise(SIGUSR1); });
+    loop.call_later(4s, [&loop] { loop.busy(2s); });  // a signal arrives inside it at 5 s
+    loop.fake_signals().schedule_at(5s, SIGUSR1);
+    loop.run_until_complete(sleep_for(10s));
+    CHECK(test_support::joined(events) ==
+          "arrived SIGUSR1 1.000s | handled SIGUSR1 1.000s | arrived SIGUSR1 2.000s | "
+          "handled SIGUSR1 2.000s | arrived SIGUSR2 3.000s | arrived SIGUSR1 5.000s | "
+          "handled SIGUSR1 6.000s");
+    CHECK(loop.fake_signals().arrivals().size() == 4);
+    loop.fake_signals().on_arrival({});  // removed
+    loop.fake_signals().raise(SIGUSR2);
+    CHECK(loop.fake_signals().arrivals().size() == 5);
+    CHECK(events.size() == 7);
+    loop.close();
+}
+
+TEST_CASE(
+    "FakeSignals: on_arrival runs even for a signal whose default action ends the process, and "
+    "its trace entries keep the run deterministic") {
+    auto run_once = [](std::uint64_t seed) {
+        sim::SimLoop loop({.seed = seed});
+        std::vector<std::pair<int, Duration>> seen;
+        loop.fake_signals().on_arrival([&seen, &loop](int signum, Duration at) {
+            seen.emplace_back(signum, at);
+            loop.note("test", "observer saw " + sim::signal_name(signum));
+        });
+        loop.fake_signals().schedule_at(2s, SIGTERM);
+        CHECK_THROWS_AS(loop.run_until_complete(sleep_for(5s)), ProcessTerminated);
+        CHECK(seen == std::vector<std::pair<int, Duration>>{{SIGTERM, 2s}});
+        CHECK(trace_count(loop, "test", "observer saw SIGTERM") == 1);
+        loop.close();
+        return loop.trace().digest();
+    };
+    CHECK(run_once(1) == run_once(1));
+}
+
+TEST_CASE("FakeSignals: an exception thrown by the arrival observer leaves through run") {
+    sim::SimLoop loop;
+    loop.add_signal_handler(SIGUSR1, [] {});
+    loop.fake_signals().on_arrival([](int, Duration) { throw ValueError("observer failed"); });
+    loop.fake_signals().schedule_at(1s, SIGUSR1);
+    CHECK_THROWS_WITH_AS(loop.run_until_complete(sleep_for(3s)), "observer failed", ValueError);
+    loop.fake_signals().on_arrival({});
+    loop.close();
+}
+
 TEST_SUITE_END();

@@ -513,14 +513,16 @@ TEST_CASE("SimLoop: options.choices replaces the seeded source and every choice 
 
 // ---- the trace ----------------------------------------------------------------------------
 
-TEST_CASE("Trace: records task steps as 'run Task-N' and time jumps, and formats them") {
+TEST_CASE("Trace: records task steps as 'run Task-N (...)' and time jumps, and formats them") {
     sim::SimLoop loop;
     loop.run_until_complete(sleep_for(1250ms));
+    const std::string task =
+        "Task-1 (sleep_for() from test_sim_loop.cpp:" + std::to_string(__LINE__ - 2) + ")";
     const auto& entries = loop.trace().entries();
     bool ran_task = false;
     bool jumped = false;
     for (const sim::TraceEntry& entry : entries) {
-        ran_task = ran_task || (entry.kind == "run" && entry.text == "Task-1");
+        ran_task = ran_task || (entry.kind == "run" && entry.text == task);
         if (entry.kind == "time" && entry.text == "advance to 1.250s") {
             jumped = true;
             CHECK(entry.time == 1250ms);
@@ -530,10 +532,11 @@ TEST_CASE("Trace: records task steps as 'run Task-N' and time jumps, and formats
     CHECK(ran_task);
     CHECK(jumped);
     const std::string text = loop.trace().format();
-    CHECK(contains(text, "[t=0.000s #1] run Task-1\n"));
+    CHECK(contains(text, "[t=0.000s #1] run " + task + "\n"));
     CHECK(contains(text, "[t=1.250s #1] time advance to 1.250s\n"));
-    CHECK(contains(text, "[t=1.250s #2] run sleep.cpp:"));  // the sleep's timer, then the task
-    CHECK(contains(text, "[t=1.250s #3] run Task-1\n"));
+    // The sleep's timer, then the task.
+    CHECK(contains(text, "[t=1.250s #2] call sleep wake-up of " + task + "\n"));
+    CHECK(contains(text, "[t=1.250s #3] run " + task + "\n"));
     loop.close();
 }
 
@@ -705,6 +708,7 @@ Coro<void> ticking_service(Event* never) {
 }
 
 // A callback that schedules itself again, forever.
+constexpr int spin_forever_line = __LINE__ + 2;  // its call_soon, which the trace names
 void spin_forever(EventLoop* loop) {
     loop->call_soon([loop] { spin_forever(loop); });
 }
@@ -785,7 +789,9 @@ TEST_CASE("SimLoop: the livelock message ends with the last trace lines, past tr
     const std::string message = error->what();
     CHECK(message.size() >= tail.size());
     CHECK(message.substr(message.size() - std::min(message.size(), tail.size())) == tail);
-    CHECK(contains(tail, "[t=0.000s #500] run "));  // the last callback before the limit
+    // The last callback before the limit: spin_forever's call_soon, named by its line.
+    CHECK(contains(tail,
+                   "[t=0.000s #500] call test_sim_loop.cpp:" + std::to_string(spin_forever_line)));
     CHECK(loop.trace().entries().size() == 10);
     loop.close();
 }

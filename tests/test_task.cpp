@@ -381,7 +381,8 @@ LOOP_TEST_CASE(
     CHECK(context.message == "Task exception was never retrieved");
     CHECK(context.keys() == std::set<std::string>{"message", "exception", "future"});
     CHECK_THROWS_WITH_AS(std::rethrow_exception(context.exception), "lost error", ValueError);
-    CHECK(context.details.at("future").find("<Task finished name='Task-1'") == 0);
+    REQUIRE(context.future.has_value());
+    CHECK(context.future->description.find("<Task finished name='Task-1'") == 0);
 }
 
 LOOP_TEST_CASE("Task: no never-retrieved report once the exception was looked at") {

@@ -302,6 +302,7 @@ Coro<void> worker(int n) {
     for (int i = 0; i < n; ++i)
         co_await sleep(100ms);
 }
+constexpr int traced_first_line = __LINE__ + 2;
 Coro<void> traced() {
     auto first = create_task(worker(3));
     auto second = create_task(worker(2));
@@ -324,8 +325,17 @@ TEST_CASE(
                                        1, [] { return traced(); });
     const std::string json = testing::chrome_trace_json(run.loop->trace(), "title");
     CHECK(json.rfind("{\"displayTimeUnit\":\"ms\"", 0) == 0);
-    CHECK(contains(json, "\"name\":\"thread_name\",\"args\":{\"name\":\"Task-2\"}"));
-    CHECK(contains(json, "\"name\":\"thread_name\",\"args\":{\"name\":\"Task-3\"}"));
+    // Tasks the loop named are shown with their coroutine and creation site (traced() above).
+    CHECK(contains(json,
+                   "\"name\":\"thread_name\",\"args\":{\"name\":\"Task-2 (worker() "
+                   "from test_testing_kit.cpp:" +
+                       std::to_string(traced_first_line) + ")\"}"));
+    CHECK(contains(json,
+                   "\"name\":\"thread_name\",\"args\":{\"name\":\"Task-3 (worker() "
+                   "from test_testing_kit.cpp:" +
+                       std::to_string(traced_first_line + 1) + ")\"}"));
+    // A callback is a slice on the callbacks' track (tid 2), named for what it does.
+    CHECK(contains(json, "\"tid\":2,\"name\":\"sleep wake-up of Task-2 (worker() from "));
     CHECK(contains(json, "\"name\":\"suspended\",\"cat\":\"await\",\"ts\":"));
     CHECK(contains(json, "\"ph\":\"i\",\"pid\":1,\"tid\":1,\"name\":\"signal: SIGUSR1 arrived\""));
     CHECK(contains(json, "\"name\":\"step\",\"cat\":\"step\",\"ts\":10000"));

@@ -121,7 +121,10 @@ TEST_CASE("timeline: one self-contained page that embeds the Chrome trace JSON")
         CHECK_MESSAGE(!contains(page, outside), outside);
     // The JSON as chrome_trace_json() makes it (this trace has no '<' to escape).
     CHECK(embedded_json(page) == testing::chrome_trace_json(trace, "two tickers"));
-    CHECK(contains(page, "\"name\":\"thread_name\",\"args\":{\"name\":\"Task-2\"}"));
+    // A task the loop named: its name, the coroutine and where it was created.
+    CHECK(contains(page,
+                   "\"name\":\"thread_name\",\"args\":{\"name\":\"Task-2 (ticking() from "
+                   "test_testing_kit_timeline.cpp:"));
     // A network fault and a signal's arrival are global events (drawn across every track, and
     // labelled on the page); a host added, or the Runner installing its SIGINT handler, are not.
     CHECK(contains(page, "\"name\":\"net: partition a b\",\"cat\":\"net\",\"s\":\"g\""));

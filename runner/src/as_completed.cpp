@@ -21,16 +21,19 @@ std::shared_ptr<AsCompletedCore> AsCompletedCore::start(
     std::weak_ptr<AsCompletedCore> weak = core;
     core->callback_ids_.reserve(core->futures_.size());
     for (std::size_t i = 0; i < core->futures_.size(); ++i) {
-        core->callback_ids_.push_back(core->futures_[i]->add_done_callback([weak, i] {
-            if (auto alive = weak.lock())
-                alive->on_completion(i);
-        }));
+        core->callback_ids_.push_back(core->futures_[i]->add_done_callback(
+            [weak, i] {
+                if (auto alive = weak.lock())
+                    alive->on_completion(i);
+            },
+            "as_completed() sees the end of"));
     }
     if (!core->futures_.empty() && timeout) {
         core->timer_ = loop.call_later(*timeout, [weak] {
             if (auto alive = weak.lock())
                 alive->on_timeout();
         });
+        core->timer_.state()->describe_as("as_completed() timeout");
     }
     return core;
 }

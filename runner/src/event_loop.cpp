@@ -1,5 +1,6 @@
 #include "simrun/event_loop.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 
@@ -21,6 +22,28 @@ std::mutex& factory_mutex() {
 LoopFactory& default_factory() {
     static LoopFactory factory;
     return factory;
+}
+
+/// "SIGTERM" for the signals a program usually handles, else "signal 12" (for trace texts).
+std::string signal_text(int signum) {
+    switch (signum) {
+        case SIGINT:
+            return "SIGINT";
+        case SIGTERM:
+            return "SIGTERM";
+        case SIGHUP:
+            return "SIGHUP";
+        case SIGQUIT:
+            return "SIGQUIT";
+        case SIGUSR1:
+            return "SIGUSR1";
+        case SIGUSR2:
+            return "SIGUSR2";
+        case SIGCHLD:
+            return "SIGCHLD";
+        default:
+            return "signal " + std::to_string(signum);
+    }
 }
 
 std::string format_seconds(Duration d) {
@@ -132,15 +155,17 @@ Handle EventLoop::call_soon(std::function<void()> callback, SourceLocation where
     return Handle(std::move(handle));
 }
 
-void EventLoop::call_soon_in_context(std::function<void()> callback,
-                                     std::shared_ptr<const detail::ContextMap> context,
-                                     std::string label) {
+detail::HandleState& EventLoop::call_soon_in_context(
+    std::function<void()> callback, std::shared_ptr<const detail::ContextMap> context,
+    std::string label) {
     check_closed();
     check_thread();
     auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
     handle->context = std::move(context);
     handle->label = std::move(label);
+    detail::HandleState& queued = *handle;
     ready_.push_back(std::move(handle));
+    return queued;
 }
 
 TimerHandle EventLoop::call_later(Duration delay, std::function<void()> callback,
@@ -305,14 +330,16 @@ void EventLoop::run_until_done(detail::FutureStateBase& future, bool own_task) {
     // exception (a KeyboardInterrupt from a signal handler right after the future finished).
     // `active` keeps such a stale callback from stopping a later run of the loop.
     auto active = std::make_shared<bool>(true);
-    std::uint64_t callback = future.add_done_callback([keep, active] {
-        if (!*active)
-            return;
-        if (keep->cancelled() || !escapes_loop(keep->stored_exception())) {
-            if (EventLoop* loop = keep->loop_if_alive())
-                loop->stop();
-        }
-    });
+    std::uint64_t callback = future.add_done_callback(
+        [keep, active] {
+            if (!*active)
+                return;
+            if (keep->cancelled() || !escapes_loop(keep->stored_exception())) {
+                if (EventLoop* loop = keep->loop_if_alive())
+                    loop->stop();
+            }
+        },
+        "run_until_complete() stops the loop at the end of");
     try {
         run_forever();
     } catch (...) {
@@ -388,7 +415,7 @@ void EventLoop::run_handle(detail::HandleState& handle) {
         if (escapes_loop(error))
             throw;
         ExceptionContext context;
-        context.message = "Exception in callback " + handle.created_at.short_text();
+        context.message = "Exception in callback " + handle.text();
         context.exception = error;
         context.details["handle"] = "<Handle " + handle.created_at.short_text() + ">";
         if (debug_)
@@ -407,9 +434,8 @@ void EventLoop::run_handle(detail::HandleState& handle) {
     if (debug) {
         const Duration took = time() - started;
         if (took >= slow_callback_duration_) {
-            std::string what = handle.task != nullptr
-                                   ? handle.task->describe()
-                                   : "<Handle " + handle.created_at.short_text() + ">";
+            std::string what =
+                handle.task != nullptr ? handle.task->describe() : "<Handle " + handle.text() + ">";
             char seconds[32];
             std::snprintf(seconds, sizeof seconds, "%.3f", to_seconds(took));
             log(LogLevel::warning, "Executing " + what + " took " + seconds + " seconds");
@@ -480,8 +506,12 @@ void EventLoop::call_exception_handler(const ExceptionContext& context) {
     }
     try {
         // As asyncio 3.12+: the handler runs in the context of the task it reports, if any.
-        detail::ContextData* task_context =
-            context.task ? &context.task.state()->context().data() : nullptr;
+        detail::ContextData* task_context = nullptr;
+        if (context.task) {
+            task_context = &context.task.state()->context().data();
+        } else if (context.future && context.future->context) {
+            task_context = &context.future->context->data();  // a task destroyed unretrieved
+        }
         if (task_context != nullptr && !task_context->entered) {
             detail::ContextScope scope(*task_context);
             exception_handler_(*this, context);
@@ -569,14 +599,19 @@ void EventLoop::register_asyncgen(const std::shared_ptr<detail::AsyncGenStateBas
 }
 
 void EventLoop::finalize_asyncgen(std::shared_ptr<detail::AsyncGenStateBase> generator) {
-    post_if_open([this, generator = std::move(generator)] {
-        if (generator->finished() || closed_)
-            return;
-        std::erase_if(asyncgens_finalizing_, [](const auto& kept) { return kept->finished(); });
-        asyncgens_finalizing_.push_back(generator);
-        std::erase_if(asyncgen_finalizers_, [](const TaskRef& task) { return task.done(); });
-        asyncgen_finalizers_.push_back(create_task(generator->close_async()));
-    });
+    std::string label = "close the abandoned async generator " + generator->describe();
+    post_if_open(
+        [this, generator = std::move(generator)] {
+            if (generator->finished() || closed_)
+                return;
+            std::erase_if(asyncgens_finalizing_, [](const auto& kept) { return kept->finished(); });
+            asyncgens_finalizing_.push_back(generator);
+            std::erase_if(asyncgen_finalizers_, [](const TaskRef& task) { return task.done(); });
+            Task<void> closer = create_task(generator->close_async());
+            closer.state()->made_by = "the async generator finalizer";
+            asyncgen_finalizers_.push_back(std::move(closer));
+        },
+        std::move(label));
 }
 
 Coro<void> EventLoop::shutdown_asyncgens() {
@@ -606,6 +641,7 @@ Coro<void> EventLoop::shutdown_asyncgens() {
     closers.reserve(open.size());
     for (auto& generator : open)
         closers.push_back(create_task(generator->close_async()));
+    closers.back().state()->made_by = "shutdown_asyncgens()";
     std::vector<Outcome<void>> results = co_await gather(closers, return_exceptions);
     for (std::size_t i = 0; i < results.size(); ++i) {
         const std::exception_ptr& error = results[i].error;
@@ -643,10 +679,13 @@ Coro<void> EventLoop::shutdown_default_executor(std::optional<Duration> timeout)
     joined.set_label("the default executor's shutdown");
     // A hung worker may end after this loop is gone: reach it through the anchor only.
     executor->join_async([anchor = anchor_, state = joined.state()]() mutable {
-        post_through_anchor(anchor, [state = std::move(state)] {
-            if (!state->done())
-                state->set_result();
-        });
+        post_through_anchor(
+            anchor,
+            [state = std::move(state)] {
+                if (!state->done())
+                    state->set_result();
+            },
+            "the default executor's threads are joined");
     });
     bool timed_out = false;
     if (timeout) {
@@ -681,9 +720,9 @@ void EventLoop::add_signal_handler(int signum, std::function<void()> callback) {
     check_closed();
     if (!callback)
         throw ValueError("add_signal_handler() needs a callback");
-    signals().install(signum, [this, callback] {
+    signals().install(signum, [this, signum, callback] {
         if (!closed_)
-            call_soon(callback);
+            call_soon(callback).state()->label = "signal handler for " + signal_text(signum);
     });
     loop_signal_handlers_[signum] = std::move(callback);  // only once installed
 }

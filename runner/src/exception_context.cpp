@@ -11,6 +11,8 @@ std::set<std::string> ExceptionContext::keys() const {
         names.insert("exception");
     if (task)
         names.insert("task");
+    if (future)
+        names.insert("future");
     for (const auto& [name, value] : details)
         names.insert(name);
     return names;
@@ -21,6 +23,8 @@ std::string ExceptionContext::format() const {
     std::map<std::string, std::string> fields = details;
     if (task)
         fields["task"] = task.describe();
+    if (future)
+        fields["future"] = future->description;
     for (const auto& [name, value] : fields) {
         if (name == "source_traceback") {
             text += "\nObject created at (most recent call last):\n  " + value;

@@ -1,8 +1,14 @@
 #include "simrun/executor.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace simrun {
+
+std::size_t default_worker_count(std::size_t cpu_count) noexcept {
+    // Python: min(32, (os.process_cpu_count() or 1) + 4).
+    return std::min<std::size_t>(std::max<std::size_t>(cpu_count, 1), 28) + 4;  // no overflow
+}
 
 bool JobControl::cancel() {
     std::function<void()> withdraw;

@@ -68,15 +68,17 @@ void FutureStateBase::raise_if_no_value() {
         std::rethrow_exception(exception_);
 }
 
-std::uint64_t FutureStateBase::add_done_callback(std::function<void()> callback) {
+std::uint64_t FutureStateBase::add_done_callback(std::function<void()> callback,
+                                                 const char* purpose) {
     std::uint64_t id = next_callback_id_++;
     auto context = current_context_data().vars;
     if (done()) {
-        loop().call_soon_in_context(
-            std::move(callback), std::move(context),
-            std::string("done callback of ") + (label_.empty() ? kind() : label_));
+        loop()
+            .call_soon_in_context(std::move(callback), std::move(context), {})
+            .describe_as(purpose, weak_from_this());
     } else {
-        callbacks_.push_back(DoneCallback{id, std::move(callback), std::move(context), {}});
+        callbacks_.push_back(
+            DoneCallback{id, std::move(callback), std::move(context), {}, purpose});
     }
     return id;
 }
@@ -114,9 +116,8 @@ void FutureStateBase::schedule_callbacks() {
         return;  // nobody can run them any more
     for (DoneCallback& entry : callbacks) {
         if (entry.callback) {
-            loop->call_soon_in_context(
-                std::move(entry.callback), std::move(entry.context),
-                std::string("done callback of ") + (label_.empty() ? kind() : label_));
+            loop->call_soon_in_context(std::move(entry.callback), std::move(entry.context), {})
+                .describe_as(entry.purpose, weak_from_this());
         } else if (auto task = entry.waiter.lock()) {
             loop->schedule_task_step(std::move(task), true);
         }
@@ -148,6 +149,27 @@ std::string FutureStateBase::describe() const {
     return text + ">";
 }
 
+FutureSnapshot FutureStateBase::snapshot() const {
+    FutureSnapshot copy;
+    copy.kind = kind();
+    copy.label = label_;
+    switch (status_) {
+        case Status::pending:
+            copy.state = FutureSnapshot::State::pending;
+            break;
+        case Status::cancelled:
+            copy.state = FutureSnapshot::State::cancelled;
+            break;
+        case Status::finished:
+            copy.state = FutureSnapshot::State::finished;
+            copy.exception = exception_;
+            break;
+    }
+    copy.description = describe();
+    copy.created_at = created_at_;
+    return copy;
+}
+
 void FutureStateBase::report_unretrieved() noexcept {
     if (status_ != Status::finished || !exception_ || !log_traceback_)
         return;
@@ -155,7 +177,7 @@ void FutureStateBase::report_unretrieved() noexcept {
         ExceptionContext context;
         context.message = std::string(kind()) + " exception was never retrieved";
         context.exception = exception_;
-        context.details["future"] = describe();
+        context.future = snapshot();  // the object itself is being destroyed
         if (anchor_->loop != nullptr && anchor_->loop->get_debug() && created_at_.line != 0) {
             context.details["source_traceback"] = created_at_.short_text();
         }

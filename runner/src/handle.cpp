@@ -12,6 +12,22 @@ void Handle::cancel() {
         state_->loop->timer_cancelled();
 }
 
+namespace detail {
+std::string HandleState::text() const {
+    if (task != nullptr)
+        return task->trace_name();
+    if (purpose != nullptr) {
+        std::string text = purpose;
+        if (auto subject = about.lock())
+            text.append(" ").append(subject->trace_name());
+        return text;
+    }
+    if (!label.empty())
+        return label;
+    return created_at.short_text();
+}
+}  // namespace detail
+
 std::string Handle::describe() const {
     if (!state_)
         return "<Handle (empty)>";

@@ -88,7 +88,8 @@ void Runner::on_sigint(const TaskRef& main_task) {
     if (interrupt_count_ == 1 && main_task && !main_task.done()) {
         TaskRef task = main_task;
         task.cancel();
-        loop_->call_soon_threadsafe([] {});
+        // Only wakes the loop up, so that the cancelled main task runs its next step.
+        loop_->post_if_open([] {}, "Runner: SIGINT cancelled the main task");
         return;
     }
     throw KeyboardInterrupt();
@@ -138,9 +139,9 @@ void Runner::close() {
         interrupts_before_close_ = 0;
         InterruptScope interrupts(*this, TaskRef(), earlier);
         cancel_all_tasks();
-        loop->run_until_complete(loop->shutdown_asyncgens());
+        loop->run_until_complete(loop->shutdown_asyncgens(), "Runner.close()");
         loop->run_until_complete(
-            loop->shutdown_default_executor(options_.executor_shutdown_timeout));
+            loop->shutdown_default_executor(options_.executor_shutdown_timeout), "Runner.close()");
     } catch (...) {
         finish();
         throw;

@@ -36,6 +36,11 @@ Coro<void> sleep(Duration delay) {
         if (!state->done())
             state->set_result();
     });
+    // The sleeping task, named when the trace asks ("sleep wake-up of worker-1").
+    std::weak_ptr<detail::FutureStateBase> sleeper;
+    if (detail::TaskBase* task = detail::current_task_state())
+        sleeper = task->weak_from_this();
+    timer.state()->describe_as("sleep wake-up of", std::move(sleeper));
     std::exception_ptr error;
     try {
         co_await done;

@@ -1,5 +1,7 @@
 #include "simrun/task.hpp"
 
+#include <cstring>
+
 #include "simrun/event_loop.hpp"
 
 namespace simrun {
@@ -49,9 +51,9 @@ void suspend_current_task(FutureStateBase& future, std::coroutine_handle<> at) {
     task->wait_on(future, at);
 }
 
-void deliver_pending_cancellation() {
+void deliver_pending_cancellation(bool awaited_cancelled) {
     if (running_task != nullptr)
-        running_task->deliver_pending_cancellation();
+        running_task->deliver_pending_cancellation(awaited_cancelled);
 }
 
 TaskBase::TaskBase(EventLoop& loop, Context context, std::string name, SourceLocation created_at)
@@ -61,6 +63,28 @@ TaskBase::TaskBase(EventLoop& loop, Context context, std::string name, SourceLoc
 }
 
 TaskBase::~TaskBase() = default;
+
+std::string TaskBase::trace_name() const {
+    if (!named_by_loop)
+        return name_;
+    // What the task runs (its coroutine function; a lambda's "operator()" says nothing) and
+    // where it was created: the user's code, not the library's.
+    const char* function = coro_origin_.function;
+    const bool named_function =
+        function != nullptr && *function != '\0' && std::strcmp(function, "operator()") != 0;
+    const bool known_site = made_by != nullptr || created_at().line != 0;
+    if (!named_function && !known_site)
+        return name_;
+    std::string text = name_ + " (";
+    if (named_function)
+        text.append(function).append("()").append(!known_site ? "" : made_by ? " in " : " from ");
+    if (made_by != nullptr) {
+        text += made_by;
+    } else if (known_site) {
+        text += created_at().short_text();
+    }
+    return text + ")";
+}
 
 void TaskBase::start() {
     keep_alive_ = std::static_pointer_cast<TaskBase>(shared_from_this());
@@ -155,10 +179,12 @@ void TaskBase::yield_once(std::coroutine_handle<> at) {
     schedule_step();
 }
 
-void TaskBase::deliver_pending_cancellation() {
+void TaskBase::deliver_pending_cancellation(bool awaited_cancelled) {
     if (must_cancel_) {
         must_cancel_ = false;
         pending_error_ = nullptr;  // a cancellation overtakes an error waiting for this step
+        if (awaited_cancelled)
+            return;  // the awaited future's own CancelledError is thrown (asyncio keeps it)
         throw CancelledError(pending_cancel_message_);
     }
     if (pending_error_)
@@ -257,6 +283,16 @@ std::string TaskBase::describe() const {
     return text + ">";
 }
 
+FutureSnapshot TaskBase::snapshot() const {
+    FutureSnapshot copy = FutureStateBase::snapshot();
+    copy.name = name_;
+    copy.coroutine = coro_origin_;
+    if (!done())
+        copy.awaiting = awaiting();
+    copy.context = context_;
+    return copy;
+}
+
 std::string TaskBase::awaiting() const {
     if (!started_)
         return "its first step";
@@ -301,6 +337,12 @@ EventLoop& TaskRef::get_loop() const {
 }
 std::string TaskRef::describe() const {
     return state_->describe();
+}
+
+FutureSnapshot snapshot_of(const TaskRef& task) {
+    if (!task)
+        throw ValueError("snapshot_of() needs a task, got an empty TaskRef");
+    return task.state()->snapshot();
 }
 
 }  // namespace simrun

@@ -27,10 +27,12 @@ void TaskGroup::check_can_create() {
 void TaskGroup::track(const TaskRef& task) {
     tasks_.push_back(task);
     std::weak_ptr<TaskGroup*> alive = alive_;
-    task.state()->add_done_callback([alive, task] {
-        if (auto group = alive.lock())
-            (*group)->on_task_done(task);
-    });
+    task.state()->add_done_callback(
+        [alive, task] {
+            if (auto group = alive.lock())
+                (*group)->on_task_done(task);
+        },
+        "TaskGroup sees the end of");
 }
 
 void TaskGroup::abort() {

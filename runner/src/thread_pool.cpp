@@ -48,8 +48,7 @@ std::size_t resolve_max_workers(std::size_t requested) {
     if (requested != 0)
         return requested;
     // As Python: min(32, (os.process_cpu_count() or 1) + 4).
-    std::size_t cpus = std::max<std::size_t>(std::thread::hardware_concurrency(), 1);
-    return std::min<std::size_t>(32, cpus + 4);
+    return default_worker_count(std::thread::hardware_concurrency());
 }
 
 void run_ignoring_errors(const std::function<void()>& fn) noexcept {

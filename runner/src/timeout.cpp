@@ -19,6 +19,7 @@ TimeoutScope::TimeoutScope(Duration when)
     } else {
         timer_ = loop.call_at(when, on_timeout);
     }
+    timer_.state()->describe_as("timeout of", task_.state());
 }
 
 void TimeoutScope::exit(const std::exception_ptr& error) {

@@ -85,14 +85,16 @@ Coro<void> wait_until(std::vector<std::shared_ptr<FutureStateBase>> futures,
             if (auto alive = weak.lock())
                 alive->release();
         });
+        state->timer.state()->describe_as("wait() timeout");
     }
     for (const auto& future : futures) {
         // Weak: the coroutine's `futures` keeps each alive while the wait lasts.
-        cleanup.added(
-            future->add_done_callback([state, weak = std::weak_ptr<FutureStateBase>(future)] {
+        cleanup.added(future->add_done_callback(
+            [state, weak = std::weak_ptr<FutureStateBase>(future)] {
                 if (auto done = weak.lock())
                     state->on_completion(*done);
-            }));
+            },
+            "wait() sees the end of"));
     }
     co_await Future<void>(state->waiter);
 }

@@ -36,7 +36,9 @@ CostModel never_finishes_if_named(std::string name, CostModel otherwise) {
 
 FakeExecutor::FakeExecutor(SimLoop& loop, FakeExecutorOptions options)
     : loop_(loop), options_(std::move(options)) {
-    if (options_.workers == 0)
+    workers_ =
+        options_.workers ? *options_.workers : default_worker_count(loop.options().cpu_count);
+    if (workers_ == 0)
         throw ValueError("FakeExecutorOptions::workers must be at least 1");
     if (!options_.cost)
         options_.cost = fixed_cost(std::chrono::milliseconds(1));
@@ -73,21 +75,27 @@ void FakeExecutor::withdraw(std::uint64_t index) {
 }
 
 void FakeExecutor::start_queued() {
-    while (running_.size() + hung_ < options_.workers && !queue_.empty()) {
+    while (running_.size() + hung_ < workers_ && !queue_.empty()) {
         ExecutorJob job = std::move(queue_.front());
         std::uint64_t index = queued_index_.front();
         queue_.pop_front();
         queued_index_.pop_front();
         if (job.control && !job.control->start())
             continue;  // cancelled: never runs (withdraw() normally took it out already)
-        std::optional<Duration> cost = options_.cost(JobInfo{index, job.name}, loop_.choices());
-        if (!cost) {
+        // The duration given at submission wins; the cost model is then not asked (no choice).
+        std::optional<Duration> cost =
+            job.sim_duration ? job.sim_duration
+                             : options_.cost(JobInfo{index, job.name}, loop_.choices());
+        std::optional<Duration> finishes_at;
+        if (cost)
+            finishes_at = saturating_add(loop_.time(), std::max(*cost, Duration::zero()));
+        if (!finishes_at || *finishes_at == Duration::max()) {  // max: never, as for timers
             ++hung_;
             loop_.note("executor", "job #" + std::to_string(index) + " never finishes");
             continue;
         }
         std::uint64_t tie_break = (loop_.choices().choose(1U << 20) << 32) | index;
-        running_.emplace(std::make_pair(loop_.time() + *cost, tie_break), std::move(job));
+        running_.emplace(std::make_pair(*finishes_at, tie_break), std::move(job));
     }
 }
 
@@ -100,10 +108,14 @@ std::optional<Duration> FakeExecutor::next_completion() const {
 void FakeExecutor::complete_due(Duration now) {
     while (!running_.empty() && running_.begin()->first.first <= now) {
         auto node = running_.extract(running_.begin());
-        loop_.note("executor", "done #" + std::to_string(node.key().second & 0xffffffffU) +
-                                   with_name(node.mapped().name));
+        const std::uint64_t index = node.key().second & 0xffffffffU;
+        loop_.note("executor", "done #" + std::to_string(index) + with_name(node.mapped().name));
         node.mapped().work();
         start_queued();
+        if (job_observer_) {
+            JobObserver observer = job_observer_;  // it may replace itself
+            observer(JobInfo{index, node.mapped().name}, now);
+        }
     }
     notify_if_joined();
 }

@@ -129,6 +129,10 @@ void FakeSignals::arrive(int signum, bool inside_callback) {
     const Duration now = loop_.time();
     arrivals_.emplace_back(now, signum);
     loop_.note("signal", signal_name(signum) + " arrived");
+    if (arrival_observer_) {
+        ArrivalObserver observer = arrival_observer_;  // it may replace itself
+        observer(signum, now);
+    }
     Slot& slot = slots_[signum];
     switch (slot.disposition) {
         case SignalDisposition::ignored:

@@ -77,9 +77,11 @@ std::uint64_t SimLoop::timer_sequence() noexcept {
 
 void SimLoop::before_callback(const detail::HandleState& handle) {
     inside_callback_ = true;
-    note("run", handle.task != nullptr  ? handle.task->name()
-                : !handle.label.empty() ? handle.label
-                                        : handle.created_at.short_text());
+    if (handle.task != nullptr) {
+        note("run", handle.task->trace_name());
+    } else {
+        note("call", handle.text());
+    }
     signals_.on_step(steps());
 }
 

@@ -49,20 +49,6 @@ std::string number(double value) {
     return text;
 }
 
-/// "sleep.hpp:31", "runner.cpp:86": a callback named by where it was created, not a task.
-/// Labels of the loop's own callbacks ("done callback of Task-1") contain spaces.
-bool is_callback(const std::string& text) {
-    if (text.find(' ') != std::string::npos)
-        return true;
-    const std::size_t colon = text.rfind(':');
-    if (colon == std::string::npos || colon + 1 == text.size())
-        return false;
-    if (!std::all_of(text.begin() + static_cast<std::ptrdiff_t>(colon) + 1, text.end(),
-                     [](char c) { return c >= '0' && c <= '9'; }))
-        return false;
-    return text.find('.') < colon;
-}
-
 /// Events that concern the whole run, drawn across every track ("s":"g"): a signal's arrival
 /// (not the installation of a handler), the process ending, a deadlock or livelock report, and
 /// the simulated network's faults.
@@ -121,9 +107,10 @@ std::string chrome_trace_json(const sim::Trace& trace, const std::string& title)
         cursor = ts;
         const std::string args = "{\"t\":" + json_string(sim::format_time(entry.time)) +
                                  ",\"step\":" + std::to_string(entry.step) + "}";
-        if (entry.kind == "run") {
+        // "run": a task's step, on the task's own track; "call": any other callback.
+        if (entry.kind == "run" || entry.kind == "call") {
             int tid = callback_track;
-            if (!is_callback(entry.text)) {
+            if (entry.kind == "run") {
                 auto [found, added] = tracks.try_emplace(entry.text, next_track);
                 if (added)
                     thread_name(next_track++, entry.text);

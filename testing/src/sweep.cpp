@@ -165,7 +165,9 @@ SeedRun run_seed(const SimTestOptions& options, std::uint64_t seed, const TestBo
             guard.emplace(*loop);
         Runner runner(RunnerOptions{.loop_factory = [loop] { return loop; }});
         try {
-            runner.run(body());
+            // No creation site: the trace says "Task-1 (sim_test_body_17())", the test's body,
+            // not the line of the kit that started it.
+            runner.run(body(), SourceLocation{});
         } catch (...) {
             out.error = std::current_exception();
         }

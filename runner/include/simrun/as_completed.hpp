@@ -181,8 +181,10 @@ AsCompleted<Task<T>> as_completed(std::vector<Coro<T>> coros,
     EventLoop& loop = get_event_loop();
     std::vector<Task<T>> tasks;
     tasks.reserve(coros.size());
-    for (Coro<T>& coro : coros)
+    for (Coro<T>& coro : coros) {
         tasks.push_back(loop.create_task(std::move(coro)));
+        tasks.back().state()->made_by = "as_completed()";
+    }
     return detail::make_as_completed(loop, std::move(tasks), timeout);
 }
 

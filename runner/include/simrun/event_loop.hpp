@@ -110,9 +110,11 @@ class EventLoop {
             throw ValueError("a coroutine was expected, got an empty Coro");
         detail::check_not_started(coro.handle());
         Context context = options.context ? *options.context : copy_context();
-        std::string name = options.name.empty() ? next_task_name() : std::move(options.name);
+        const bool named_by_loop = options.name.empty();
+        std::string name = named_by_loop ? next_task_name() : std::move(options.name);
         auto state = std::make_shared<detail::TaskState<T>>(
             *this, std::move(coro), std::move(context), std::move(name), where);
+        state->named_by_loop = named_by_loop;
         state->start();
         return Task<T>(std::move(state));
     }
@@ -147,12 +149,14 @@ class EventLoop {
     /// Wraps `coro` in a task and runs the loop until it is done.
     template <class T>
     T run_until_complete(Coro<T> coro, SourceLocation where = SourceLocation::current()) {
-        check_closed();
-        check_not_running();
-        Task<T> task = create_task(std::move(coro), {}, where);
-        task.state()->log_destroy_pending = false;
-        run_until_done(*task.state(), true);
-        return task.take_result();
+        return run_coro_until_complete(std::move(coro), where, nullptr);
+    }
+    /// As above, for the library's own work (Runner::close()): `made_by` names the task's
+    /// origin in traces ("Task-2 (shutdown_asyncgens() in Runner.close())"), see
+    /// detail::TaskBase::made_by.
+    template <class T>
+    T run_until_complete(Coro<T> coro, const char* made_by) {
+        return run_coro_until_complete(std::move(coro), SourceLocation{}, made_by);
     }
     /// Runs until stop() is called.
     void run_forever();
@@ -213,27 +217,45 @@ class EventLoop {
 
     /// Runs `fn` on the default executor; the future gets its result or exception.
     /// RuntimeError "Executor shutdown has been called" after shutdown_default_executor().
+    /// `job_name` names the job in traces and cost models (JobOptions::name).
     template <class F>
     auto run_in_executor(F fn, std::string job_name = {},
+                         SourceLocation where = SourceLocation::current()) {
+        return run_in_executor(std::move(fn), JobOptions{std::move(job_name)}, where);
+    }
+    /// As above, with the job's options: its name, and its virtual duration in the simulator
+    /// (JobOptions::sim_duration; real executors ignore it), e.g.
+    /// `loop.run_in_executor(resize, {.name = "resize", .sim_duration = 2s})`.
+    template <class F>
+    auto run_in_executor(F fn, JobOptions options,
                          SourceLocation where = SourceLocation::current()) {
         check_closed();
         if (executor_shutdown_called_)
             throw RuntimeError("Executor shutdown has been called");
-        return run_in_executor(default_executor(), std::move(fn), std::move(job_name), where);
+        return run_in_executor(default_executor(), std::move(fn), std::move(options), where);
+    }
+    /// Runs `fn` on `executor`, the job named `job_name`; see the JobOptions overload.
+    template <class F>
+    auto run_in_executor(Executor& executor, F fn, std::string job_name = {},
+                         SourceLocation where = SourceLocation::current()) {
+        return run_in_executor(executor, std::move(fn), JobOptions{std::move(job_name)}, where);
     }
     /// Runs `fn` on `executor`. Cancelling the future (or the task awaiting it) before the job
     /// started withdraws the job: `fn` never runs, and the executor drops it from its queue (as
     /// asyncio cancels the concurrent.futures.Future). A job that started runs to its end and
-    /// its result or exception is dropped.
+    /// its result or exception is dropped. `options` name the job and may give its virtual
+    /// duration (ExecutorJob::name, ExecutorJob::sim_duration).
     template <class F>
-    auto run_in_executor(Executor& executor, F fn, std::string job_name = {},
+    auto run_in_executor(Executor& executor, F fn, JobOptions options,
                          SourceLocation where = SourceLocation::current()) {
         using R = std::invoke_result_t<F&>;
         check_closed();
         Future<R> future = create_future<R>(where);
-        future.set_label("executor job" + (job_name.empty() ? std::string() : " " + job_name));
+        future.set_label("executor job" +
+                         (options.name.empty() ? std::string() : " " + options.name));
         auto state = future.state();
-        std::string delivery = "result of " + state->label();
+        std::string delivery =
+            "executor job done" + (options.name.empty() ? std::string() : ": " + options.name);
         auto control = std::make_shared<JobControl>();
         // The hook belongs to the state, so `self` is alive whenever it runs; `keep` holds the
         // state while withdrawing destroys the job's reference to it.
@@ -245,7 +267,7 @@ class EventLoop {
         // The job may outlive the loop (a hung worker): it reaches the loop only through the
         // anchor, and hands its reference to the future over to the loop thread.
         executor.submit(ExecutorJob{
-            std::move(job_name),
+            std::move(options.name),
             [anchor = anchor_, state = std::move(state), delivery = std::move(delivery),
              fn = std::move(fn), control]() mutable {
                 if (!control->start())
@@ -273,7 +295,7 @@ class EventLoop {
                 }
                 post_through_anchor(anchor, std::move(deliver), std::move(delivery));
             },
-            control});
+            control, options.sim_duration});
         return future;
     }
     /// Replaces the default executor.
@@ -333,10 +355,11 @@ class EventLoop {
     void task_finished(detail::TaskBase& task) noexcept;
     /// Schedules a task's step (no context capture, no debug checks); `wake` as TaskBase::step.
     void schedule_task_step(std::shared_ptr<detail::TaskBase> task, bool wake);
-    /// call_soon with an explicit context (null: none), for future callbacks.
-    void call_soon_in_context(std::function<void()> callback,
-                              std::shared_ptr<const detail::ContextMap> context,
-                              std::string label = {});
+    /// call_soon with an explicit context (null: none), for future callbacks. Returns the
+    /// queued callback's state, to name it (HandleState::describe_as).
+    detail::HandleState& call_soon_in_context(std::function<void()> callback,
+                                              std::shared_ptr<const detail::ContextMap> context,
+                                              std::string label = {});
     /// Thread-safe: queues `callback` unless the loop is closed (then it is dropped).
     bool post_if_open(std::function<void()> callback, std::string label = {});
     /// Thread-safe, and safe after the loop was destroyed: post_if_open on the anchor's loop
@@ -379,6 +402,16 @@ class EventLoop {
 
   private:
     struct RunningScope;
+    template <class T>
+    T run_coro_until_complete(Coro<T> coro, SourceLocation where, const char* made_by) {
+        check_closed();
+        check_not_running();
+        Task<T> task = create_task(std::move(coro), {}, where);
+        task.state()->log_destroy_pending = false;
+        task.state()->made_by = made_by;
+        run_until_done(*task.state(), true);
+        return task.take_result();
+    }
     void run_until_done(detail::FutureStateBase& future, bool own_task);
     void check_not_running() const;
     void run_handle(detail::HandleState& handle);

@@ -6,13 +6,40 @@
 // awaiting run_in_executor() or to_thread() is cancelled, so the job's JobControl is cancelled,
 // and the job never runs. A job that has started runs to its end (its result is dropped).
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
+#include "simrun/clock.hpp"
+
 namespace simrun {
+
+/// The default number of workers of an executor on a machine with `cpu_count` CPUs, as Python's
+/// ThreadPoolExecutor chooses it: min(32, cpu_count + 4), where a cpu_count of 0 (unknown)
+/// counts as 1. ThreadPool uses std::thread::hardware_concurrency(); the simulator's
+/// FakeExecutor uses SimOptions::cpu_count, never the machine's.
+std::size_t default_worker_count(std::size_t cpu_count) noexcept;
+
+/// How run_in_executor() and to_thread() submit one job. Inside a coroutine, build it as a named
+/// variable rather than as a braced argument of a call inside a co_await expression (g++ 12
+/// destroys such a temporary twice; see to_thread.hpp).
+struct JobOptions {
+    /// A name for traces and the simulator's cost models ("resize", "hang"); may be empty.
+    std::string name{};
+    /// Only for the simulator (ignored by real executors, where a job takes what it takes): the
+    /// job's virtual duration in a SimLoop, counted from when a worker starts it. It replaces
+    /// the FakeExecutor's cost model for this job (which is then not asked, and draws no
+    /// choice). Duration::max() (JobOptions::never) means the job never finishes: its worker
+    /// stays busy, as with a cost model's std::nullopt. A negative duration counts as 0.
+    std::optional<Duration> sim_duration{};
+
+    /// sim_duration for a job that never finishes.
+    static constexpr Duration never = Duration::max();
+};
 
 /// The life of one submitted job, shared by its submitter and the executor that runs it: queued,
 /// then started, or cancelled instead (concurrent.futures.Future's state machine without the
@@ -61,6 +88,9 @@ struct ExecutorJob {
     /// once. run_in_executor() sets it, and its work checks start() too, so an executor that
     /// ignores this field still never runs a withdrawn job's function.
     std::shared_ptr<JobControl> control{};
+    /// The simulator's virtual duration for this job (JobOptions::sim_duration); real
+    /// executors ignore it.
+    std::optional<Duration> sim_duration{};
 };
 
 /// Runs jobs away from the loop.

@@ -16,6 +16,7 @@
 
 #include "simrun/context.hpp"
 #include "simrun/exceptions.hpp"
+#include "simrun/future_snapshot.hpp"
 #include "simrun/source_location.hpp"
 
 namespace simrun {
@@ -74,7 +75,10 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
 
     /// Schedules `callback` (with call_soon, in a copy of the current context) once the future
     /// is done; at once if it is done already. Returns an id for remove_done_callback().
-    std::uint64_t add_done_callback(std::function<void()> callback);
+    /// `purpose` names the callback in traces, followed by this future's trace_name(): the
+    /// library's own callbacks say what they are for ("gather() sees the end of").
+    std::uint64_t add_done_callback(std::function<void()> callback,
+                                    const char* purpose = "done callback of");
     /// Wakes `waiter` (runs its next step) once the future is done.
     void add_waiter(std::weak_ptr<TaskBase> waiter);
     /// Forgets `waiter` (a task woken by other means, before this future is done).
@@ -95,8 +99,13 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
 
     /// "<Future pending>", "<Future finished exception=...>", as asyncio's repr.
     virtual std::string describe() const;
+    /// What traces call this future: its label, else kind(); a task's name (with, for a name
+    /// the loop gave, the coroutine and where the task was created).
+    virtual std::string trace_name() const { return label_.empty() ? kind() : label_; }
     /// "Future" or "Task": the name used in "... exception was never retrieved".
     virtual const char* kind() const noexcept { return "Future"; }
+    /// A copy of the state that refers to nothing (for reports made while it is destroyed).
+    virtual FutureSnapshot snapshot() const;
 
     /// In debug mode, throws RuntimeError "Non-thread-safe operation invoked on an event loop
     /// other than the current one" when called from a thread other than the one running the
@@ -123,6 +132,7 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
         std::function<void()> callback;
         std::shared_ptr<const ContextMap> context;
         std::weak_ptr<TaskBase> waiter;  // set instead of callback for a task's wake-up
+        const char* purpose = nullptr;   // see add_done_callback()
     };
     void schedule_callbacks();
 
@@ -188,7 +198,9 @@ class FutureState final : public FutureStateBase, public ValueSlot<T> {
 void suspend_current_task(FutureStateBase& future, std::coroutine_handle<> at);
 /// Called when a task resumes after a suspension: throws the CancelledError of a cancellation
 /// that was requested while the task could not be interrupted (asyncio's `_must_cancel`).
-void deliver_pending_cancellation();
+/// `awaited_cancelled`: the future the task awaited was cancelled; as in asyncio's Task.__step,
+/// its CancelledError (and message) is the one the task sees, and the pending one is dropped.
+void deliver_pending_cancellation(bool awaited_cancelled = false);
 
 /// The awaiter for anything future-like: returns at once if done, else suspends the task.
 template <class State>
@@ -206,7 +218,7 @@ struct FutureAwaiter {
             // As asyncio's Task.__wakeup: the outcome is looked at before a pending cancellation
             // is delivered, so a failure is never reported as "never retrieved" because of it.
             state->mark_retrieved();
-            deliver_pending_cancellation();
+            deliver_pending_cancellation(state->cancelled());
         }
         using Result = std::remove_cvref_t<decltype(state->result())>;
         if constexpr (std::is_void_v<Result>) {

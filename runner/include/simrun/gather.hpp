@@ -153,10 +153,12 @@ Future<R> gather_children(EventLoop& loop, GatherChildren children, bool return_
         if (child->done()) {
             done_already.push_back(child);
         } else {
-            child->add_done_callback([on_child_done, weak = std::weak_ptr(child)] {
-                if (auto alive = weak.lock())
-                    on_child_done(*alive);
-            });
+            child->add_done_callback(
+                [on_child_done, weak = std::weak_ptr(child)] {
+                    if (auto alive = weak.lock())
+                        on_child_done(*alive);
+                },
+                "gather() sees the end of");
         }
     }
     for (const auto& child : done_already)
@@ -182,6 +184,7 @@ std::vector<Task<T>> tasks_of(std::vector<Coro<T>> coros) {
     for (Coro<T>& coro : coros) {
         tasks.push_back(loop.create_task(std::move(coro)));
         tasks.back().state()->log_destroy_pending = false;
+        tasks.back().state()->made_by = "gather()";
     }
     return tasks;
 }
@@ -252,6 +255,7 @@ std::shared_ptr<FutureStateBase> gather_child(EventLoop& loop, A&& arg) {
                       "gather() takes a Coro by value: gather(std::move(coro)) or gather(f())");
         auto task = loop.create_task(std::move(arg));
         task.state()->log_destroy_pending = false;
+        task.state()->made_by = "gather()";
         return task.state();
     } else {
         return arg.state();

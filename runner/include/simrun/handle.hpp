@@ -18,6 +18,7 @@ class EventLoop;
 namespace detail {
 
 class TaskBase;
+class FutureStateBase;
 
 /// One scheduled callback. Shared by the loop's queues and the user's Handle.
 struct HandleState {
@@ -28,9 +29,24 @@ struct HandleState {
     std::uint64_t sequence = 0;                 // timers: tie-break among equal deadlines
     std::shared_ptr<const ContextMap> context;  // null: run in the loop's current context
     TaskBase* task = nullptr;  // set for a task's step: names the step in traces and logs
-    std::string label;         // what the callback is for, when the creation site says too little
+    // What a callback the library schedules is for, in the user's words: a fixed text ("sleep
+    // wake-up of"), followed by the trace name of `about` when set ("worker-1"). Composed only
+    // when someone asks (text()), so that scheduling stays cheap.
+    const char* purpose = nullptr;
+    std::weak_ptr<FutureStateBase> about;
+    std::string label;  // a built label, for callbacks that are not on a hot path
     EventLoop* loop = nullptr;
     SourceLocation created_at;
+
+    /// What traces and reports call this callback: the task's trace name for a task step, else
+    /// `purpose` (+ the name of `about`), else `label`, else the creation site "file.cpp:12".
+    std::string text() const;
+    /// Names a callback the library scheduled (see `purpose`); returns the state.
+    HandleState& describe_as(const char* what, std::weak_ptr<FutureStateBase> subject = {}) {
+        purpose = what;
+        about = std::move(subject);
+        return *this;
+    }
 };
 
 }  // namespace detail

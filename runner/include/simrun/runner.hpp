@@ -54,15 +54,16 @@ class Runner {
     ///   throws KeyboardInterrupt at once.
     /// The main task runs in the runner's own context: a copy of the context that was current
     /// when the runner was first used (its first run() or get_loop()), shared by every run()
-    /// call, so what one run() sets the next one sees.
+    /// call, so what one run() sets the next one sees. `where` (the caller) is where the
+    /// simulator's trace says the main task was created ("Task-1 (main_task() from main.cpp:9)").
     template <class T>
-    T run(Coro<T> coro) {
-        return run_in_context(std::move(coro), nullptr);
+    T run(Coro<T> coro, SourceLocation where = SourceLocation::current()) {
+        return run_in_context(std::move(coro), nullptr, where);
     }
     /// As run(coro), with the main task in `context`.
     template <class T>
-    T run(Coro<T> coro, Context context) {
-        return run_in_context(std::move(coro), &context);
+    T run(Coro<T> coro, Context context, SourceLocation where = SourceLocation::current()) {
+        return run_in_context(std::move(coro), &context, where);
     }
 
     /// Shuts down and closes the loop (see the file comment): cancels the leftover tasks and
@@ -82,15 +83,15 @@ class Runner {
 
   private:
     template <class T>
-    T run_in_context(Coro<T> coro, const Context* context) {
+    T run_in_context(Coro<T> coro, const Context* context, SourceLocation where) {
         if (!coro)
             throw ValueError("a coroutine was expected, got an empty Coro");
         if (running_loop_or_null() != nullptr) {
             throw RuntimeError("Runner.run() cannot be called from a running event loop");
         }
         lazy_init();
-        Task<T> task =
-            loop_->create_task(std::move(coro), TaskOptions{{}, context ? *context : *context_});
+        Task<T> task = loop_->create_task(std::move(coro),
+                                          TaskOptions{{}, context ? *context : *context_}, where);
         interrupts_before_close_ = 0;
         InterruptScope interrupts(*this, task);
         try {
@@ -139,8 +140,9 @@ class Runner {
 
 /// asyncio.run: runs `main` in a fresh Runner and closes it, whatever happens.
 /// RuntimeError "simrun::run() cannot be called from a running event loop" inside a loop.
+/// `where` (the caller) is the main task's creation site in traces (see Runner::run).
 template <class T>
-T run(Coro<T> main, RunnerOptions options = {}) {
+T run(Coro<T> main, RunnerOptions options = {}, SourceLocation where = SourceLocation::current()) {
     if (running_loop_or_null() != nullptr) {
         throw RuntimeError("simrun::run() cannot be called from a running event loop");
     }
@@ -148,7 +150,7 @@ T run(Coro<T> main, RunnerOptions options = {}) {
     runner.get_loop();
     if constexpr (std::is_void_v<T>) {
         try {
-            runner.run(std::move(main));
+            runner.run(std::move(main), where);
         } catch (...) {
             runner.close();
             throw;
@@ -157,7 +159,7 @@ T run(Coro<T> main, RunnerOptions options = {}) {
     } else {
         std::optional<T> result;
         try {
-            result.emplace(runner.run(std::move(main)));
+            result.emplace(runner.run(std::move(main), where));
         } catch (...) {
             runner.close();
             throw;

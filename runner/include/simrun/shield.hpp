@@ -58,11 +58,14 @@ Future<T> shield_pending(std::shared_ptr<InnerState> inner) {
             } else {
                 out->set_result(*in->value);
             }
-        });
-    outer.add_done_callback([inner, id] {
-        if (!inner->done())
-            inner->remove_done_callback(id);
-    });
+        },
+        "shield() passes on the end of");
+    outer.state()->add_done_callback(
+        [inner, id] {
+            if (!inner->done())
+                inner->remove_done_callback(id);
+        },
+        "shield() sees the end of");
     return outer;
 }
 
@@ -107,6 +110,7 @@ Future<T> shield(Task<T> inner) {
 template <class T>
 Future<T> shield(Coro<T> body) {
     Task<T> task = get_event_loop().create_task(std::move(body));
+    task.state()->made_by = "shield()";
     return detail::shield_pending<T, true>(
         std::static_pointer_cast<detail::TaskState<T>>(task.state()));
 }

@@ -41,11 +41,18 @@ class TaskBase : public FutureStateBase {
     const std::string& name() const noexcept { return name_; }
     void set_name(std::string name) {
         name_ = std::move(name);
+        named_by_loop = false;
         set_label(name_);
     }
+    /// The name, and for a name the loop gave ("Task-3") what the task runs and where it was
+    /// created: "Task-3 (worker() from main.cpp:42)" ("Task-3 (main.cpp:42)" for a lambda;
+    /// "Task-5 (fetch() in gather())" for a task the library made, see made_by).
+    std::string trace_name() const override;
     const Context& context() const noexcept { return context_; }
     std::string describe() const override;
     const char* kind() const noexcept override { return "Task"; }
+    /// Adds the name, coroutine, context and what a pending task awaits.
+    FutureSnapshot snapshot() const override;
     /// What the task is suspended on, for deadlock reports: "sleep 5s", "Task-2", "a yield".
     std::string awaiting() const;
 
@@ -56,8 +63,9 @@ class TaskBase : public FutureStateBase {
     /// Suspends the task for one loop iteration (asyncio's bare `yield`); it resumes at `at`.
     void yield_once(std::coroutine_handle<> at);
     /// Called when the task resumes after a suspension: throws CancelledError if a cancellation
-    /// is pending, else the error that interrupt_wait() left for this step, if any.
-    void deliver_pending_cancellation();
+    /// is pending (unless the awaited future was cancelled: its own error is then thrown by the
+    /// caller), else the error that interrupt_wait() left for this step, if any.
+    void deliver_pending_cancellation(bool awaited_cancelled = false);
     /// See simrun::detail::take_start_cancellation() (coro.hpp).
     std::optional<std::string> take_start_cancellation() noexcept;
     /// The loop is closing with this task still pending: drop the frame without running it.
@@ -70,6 +78,12 @@ class TaskBase : public FutureStateBase {
 
     /// False for tasks made by run_until_complete(coro): no "destroyed but pending" report.
     bool log_destroy_pending = true;
+    /// True while the task has the name the loop gave it ("Task-<n>"), not one of the user's.
+    bool named_by_loop = false;
+    /// For a task the library made: what made it ("gather()", "Runner.close()"), shown in
+    /// traces instead of the creation site, which is the library's ("Task-5 (fetch() in
+    /// gather())"). Null: the task was created by the user's code.
+    const char* made_by = nullptr;
     /// Intrusive list of the loop's pending tasks, in creation order.
     TaskBase* previous_pending = nullptr;
     TaskBase* next_pending = nullptr;

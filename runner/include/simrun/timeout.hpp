@@ -143,6 +143,7 @@ Coro<T> wait_for(Coro<T> body, Duration delay) {
         // A statement of its own: g++ 12 destroys a default argument's temporary twice inside
         // a co_await expression.
         Task<T> task = get_running_loop().create_task(std::move(body));
+        task.state()->made_by = "wait_for()";
         co_return co_await detail::cancel_and_wait<Task<T>, true>(std::move(task));
     }
     co_return co_await timeout(delay, std::move(body));

@@ -153,6 +153,8 @@ void Server::pause_accepting(std::size_t index, std::exception_ptr error) {
         if (me->serving_)
             me->watch(index, true);
     });
+    listeners_[index].retry.state()->describe_as(
+        "Server: accept again after running out of resources");
 }
 
 void Server::accept_connection(std::unique_ptr<io::StreamSocket> socket) {

@@ -102,20 +102,23 @@ void SocketTransport::debug_log(const std::string& text) const {
 void SocketTransport::start(std::optional<Future<void>> waiter) {
     EventLoop& loop = *anchor_->loop;
     auto me = self();
-    loop.call_soon([me] {
+    Handle made = loop.call_soon([me] {
         if (me->protocol_)
             me->protocol_->connection_made(*me);
     });
+    made.state()->describe_as("connection_made() of a new connection");
     // Reading starts only once connection_made() has run.
-    loop.call_soon([me] {
+    Handle reading = loop.call_soon([me] {
         if (me->is_reading() && !me->end_of_stream_ && me->socket_)
             me->watch_reading(true);
     });
+    reading.state()->describe_as("start reading a new connection");
     if (waiter) {
-        loop.call_soon([waiter = std::move(*waiter)]() mutable {
+        Handle ready = loop.call_soon([waiter = std::move(*waiter)]() mutable {
             if (!waiter.done())
                 waiter.set_result();
         });
+        ready.state()->describe_as("the new connection is ready");
     }
 }
 
@@ -455,8 +458,9 @@ void SocketTransport::force_close(std::exception_ptr error) {
 
 void SocketTransport::schedule_connection_lost(std::exception_ptr error) {
     if (EventLoop* loop = usable_loop()) {
-        loop->call_soon(
+        Handle lost = loop->call_soon(
             [me = self(), error = std::move(error)] { me->call_connection_lost(error); });
+        lost.state()->describe_as("connection_lost() of a closed connection");
     } else {
         // Nothing runs on a closed loop any more: close the socket now, without the protocol.
         auto keep = self();

@@ -57,8 +57,10 @@ void StreamProtocol::connection_made(Transport& transport) {
     auto writer = std::make_shared<WriterState>(shared, shared_from_this(), reader_);
     Task<void> task =
         anchor_->loop->create_task(run_client_handler(handler_, reader_, StreamWriter(writer)));
+    task.state()->made_by = "start_server()";
     // The callback holds the task until it runs (or until the loop closes and drops it).
-    task.add_done_callback([task, writer] { on_handler_done(task, writer); });
+    task.state()->add_done_callback([task, writer] { on_handler_done(task, writer); },
+                                    "start_server() closes the connection at the end of");
 }
 
 void StreamProtocol::data_received(std::string_view data) {

@@ -97,7 +97,7 @@ void NetCore::poke() {
             if (auto core = weak.lock())
                 core->tick();
         },
-        nullptr, "sim network readiness");
+        nullptr, "network: sockets became ready");
 }
 
 namespace {
@@ -198,6 +198,7 @@ void NetCore::arm(const std::shared_ptr<Link>& link, int to) {
                           if (core && link)
                               core->deliver(link, to);
                       });
+    direction.timer.state()->describe_as("network: data arrives");
 }
 
 void NetCore::deliver(const std::shared_ptr<Link>& link, int to) {

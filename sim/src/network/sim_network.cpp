@@ -438,12 +438,13 @@ void SimNetwork::apply(const FaultPlan& plan) {
         const Duration at = faults[i].at;
         while (i < faults.size() && faults[i].at == at)
             batch.push_back(faults[i++]);
-        loop_.call_at(at, [this, batch = std::move(batch)] {
+        TimerHandle timer = loop_.call_at(at, [this, batch = std::move(batch)] {
             for (const Fault& fault : batch) {
                 core_->note("fault " + fault.to_string());
                 apply_now(fault);
             }
         });
+        timer.state()->describe_as("network: fault plan");
     }
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 // FakeSignals: the simulator's process-level signals. Tests inject signals now, at a virtual
 // time, or during the k-th callback; set the "current disposition" and the main-thread flag the
-// Runner checks; and read what happened.
+// Runner checks; and read what happened (arrivals()), or watch it happen (on_arrival()).
 
 #include <cstdint>
 #include <functional>
@@ -19,6 +19,9 @@ class SimLoop;
 
 /// "SIGINT", "SIGTERM", or "signal 12".
 std::string signal_name(int signum);
+
+/// Called as a signal arrives: its number and the virtual time.
+using ArrivalObserver = std::function<void(int signum, Duration at)>;
 
 /// Simulated signals for one SimLoop (see the file comment).
 class FakeSignals final : public SignalPort {
@@ -60,6 +63,14 @@ class FakeSignals final : public SignalPort {
     std::optional<Duration> escalation_deadline() const noexcept { return escalation_deadline_; }
     /// Signals that arrived, in order (virtual time, number).
     const std::vector<std::pair<Duration, int>>& arrivals() const noexcept { return arrivals_; }
+    /// Calls `observer` each time a signal arrives (raise(), schedule_at(), schedule_at_step()),
+    /// after it is added to arrivals() and the trace and before its disposition acts (so also for
+    /// an ignored signal, and for one whose default action then ends the simulated process).
+    /// It runs synchronously where the signal arrives: on the loop's thread, inside the loop's
+    /// wait, a busy() callback or the callback that raised it, so it is as deterministic as the
+    /// run. One observer at a time; an empty function removes it. An exception it throws leaves
+    /// through whatever made the signal arrive (the loop's run call, or raise()).
+    void on_arrival(ArrivalObserver observer) { arrival_observer_ = std::move(observer); }
     /// True if nothing is scheduled any more.
     bool idle() const noexcept { return by_time_.empty() && by_step_.empty(); }
 
@@ -79,6 +90,7 @@ class FakeSignals final : public SignalPort {
     std::multimap<std::uint64_t, int> by_step_;
     std::vector<int> pending_;
     std::vector<std::pair<Duration, int>> arrivals_;
+    ArrivalObserver arrival_observer_;
     std::optional<Duration> escalation_deadline_;
     std::optional<int> escalation_signal_;
     std::uint64_t next_id_ = 1;

@@ -71,6 +71,11 @@ struct SimOptions {
     std::shared_ptr<ChoiceSource> choices{};
     /// The fake default executor.
     FakeExecutorOptions executor{};
+    /// The simulated machine's CPU count (Python's os.process_cpu_count()). Only the fake
+    /// executor's default worker count depends on it: min(32, cpu_count + 4), so 8 workers with
+    /// the default of 4 (0 counts as 1, as Python's `or 1`). The real machine's count is never
+    /// read, so a seed replays the same on every machine.
+    std::size_t cpu_count = 4;
     /// Timers may fire up to this much late (a seeded choice per time jump); 0: exactly on time.
     Duration max_timer_lateness = Duration::zero();
     /// Timers with equal deadlines fire in a seeded order (true) or in creation order.

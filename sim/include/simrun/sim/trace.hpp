@@ -1,7 +1,13 @@
 #pragma once
-// The simulator's record of a run: one entry per step (callback run, time jump, signal,
+// The simulator's record of a run: one entry per step (task step, callback, time jump, signal,
 // executor completion, log line), and a digest of all of them. Same seed and same program give
 // the same digest, in any build.
+//
+// A task's step is a "run" entry named after the task ("run worker-1", or for a name the loop
+// gave, what the task runs and where it was created: "run Task-3 (fetch() from main.cpp:42)").
+// Any other callback is a "call" entry: one the library scheduled says what it is for ("call
+// sleep wake-up of worker-1", "call timeout of Task-3 (...)", "call executor job done: load"),
+// and one of the user's (call_soon, call_later, ...) names its creation site ("call main.cpp:12").
 
 #include <cstdint>
 #include <string>
@@ -15,8 +21,8 @@ namespace simrun::sim {
 struct TraceEntry {
     std::uint64_t step;  ///< callbacks run before this entry
     Duration time;       ///< virtual time
-    std::string kind;    ///< "run", "time", "signal", "executor", "log", ...
-    std::string text;    ///< what: "Task-3", "main.cpp:12", "SIGINT arrived", ...
+    std::string kind;    ///< "run" (a task's step), "call" (any other callback), "time", ...
+    std::string text;    ///< what: "worker-1", "main.cpp:12", "SIGINT arrived", ...
 };
 
 /// The trace of one loop.
@@ -35,12 +41,12 @@ class Trace {
     std::uint64_t size() const noexcept { return total_; }
     /// FNV-1a 64 over every entry.
     std::uint64_t digest() const noexcept { return digest_; }
-    /// Lines "[t=1.250s #42] run Task-3" for entries [first, first + count).
+    /// Lines "[t=1.250s #42] run worker-1" for entries [first, first + count).
     std::string format(std::size_t first = 0, std::size_t count = 50) const;
     /// The latest `count` entries recorded, oldest first: fewer if fewer were recorded, and at
     /// most recent_capacity once entries were dropped (never with a gap between them).
     std::vector<TraceEntry> last(std::size_t count) const;
-    /// "[t=1.250s #42] run Task-3" (no newline).
+    /// "[t=1.250s #42] run worker-1" (no newline).
     static std::string format_entry(const TraceEntry& entry);
 
   private:

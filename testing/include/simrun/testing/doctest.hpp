@@ -183,11 +183,11 @@ TYPE_TO_STRING_AS("epoll", ::simrun::testing::EpollKind);
 
 /// A doctest test case whose coroutine body runs in a seed sweep (see the file comment).
 #define SIMRUN_SIM_TEST(name, ...) \
-    SIMRUN_DETAIL_SIM_TEST(sim_test, DOCTEST_ANONYMOUS(simrun_sim_test_), name, __VA_ARGS__)
+    SIMRUN_DETAIL_SIM_TEST(sim_test, DOCTEST_ANONYMOUS(sim_test_body_), name, __VA_ARGS__)
 
 /// SIMRUN_SIM_TEST, then one run of the body on an EpollLoop (see the file comment).
 #define SIMRUN_LOOP_TEST(name, ...) \
-    SIMRUN_DETAIL_SIM_TEST(loop_test, DOCTEST_ANONYMOUS(simrun_loop_test_), name, __VA_ARGS__)
+    SIMRUN_DETAIL_SIM_TEST(loop_test, DOCTEST_ANONYMOUS(loop_test_body_), name, __VA_ARGS__)
 
 #define SIMRUN_DETAIL_LOOP_TEST_CASE(function, name)                                          \
     template <class LoopKind>                                                                 \
