@@ -148,7 +148,8 @@ LOOP_TEST_CASE(
           "Task exception was never retrieved\nfuture: " + description + "\nValueError: boom");
 }
 
-TEST_CASE("ExceptionContext: a context built by hand with a snapshot lists and prints 'future'") {
+TEST_CASE("ExceptionContext: a context built by hand with a snapshot lists and prints 'future'" *
+          doctest::test_suite("loop-free")) {
     ExceptionContext context;
     context.message = "Future exception was never retrieved";
     context.future = FutureSnapshot{.kind = "Future", .description = "<Future finished>"};

@@ -100,6 +100,10 @@ TEST_CASE("kit: a failing body stops the sweep at its seed, with a replay line a
     REQUIRE_FALSE(report.trace_tail.empty());
     CHECK(contains(report.message, report.trace_tail.back()));
     CHECK(contains(report.message, "advance to 1.000s"));
+    // The tail ends where the body failed (its last step), not with the Runner's clean-up.
+    for (const std::string& line : report.trace_tail)
+        CHECK_MESSAGE(!contains(line, "Runner.close()"), line);
+    CHECK(contains(report.message, ", up to the failure (the Runner's clean-up follows):\n"));
 }
 
 TEST_CASE("kit: a passing sweep runs every seed") {
@@ -166,6 +170,10 @@ TEST_CASE("kit: a livelocked test ends with LivelockError at the kit's limits in
     CHECK(report.failing_seed == std::optional<std::uint64_t>(1));
     CHECK(contains(report.reason, "LivelockError"));
     CHECK(contains(report.message, "Task-1"));
+    // The report lists its own last trace lines: the sweep adds no second copy.
+    CHECK(report.trace_tail.empty());
+    CHECK(contains(report.message, "Last trace lines:"));
+    CHECK_FALSE(contains(report.message, "trace entries"));
 }
 
 TEST_CASE("kit: the setup hook sees each fresh loop and its seed; KeyboardInterrupt may pass") {

@@ -170,6 +170,7 @@ SeedRun run_seed(const SimTestOptions& options, std::uint64_t seed, const TestBo
             runner.run(body(), SourceLocation{});
         } catch (...) {
             out.error = std::current_exception();
+            out.failed_at = loop->trace().size();
         }
         try {
             runner.close();
@@ -285,8 +286,37 @@ SweepReport run_seeds(const std::string& test_name, const SimTestOptions& option
         report.reason = reason;
         report.replay = replay_line(seed, determinism, hooks);
         const sim::Trace& trace = run.loop->trace();
-        for (const sim::TraceEntry& entry : trace.last(options.trace_tail))
-            report.trace_tail.push_back(sim::Trace::format_entry(entry));
+        // The lines that led to the failure, not the Runner's clean-up after it; none if the
+        // error (a deadlock or livelock report) lists the last lines itself.
+        bool lists_its_own_lines = false;
+        try {
+            if (run.error)
+                std::rethrow_exception(run.error);
+        } catch (const sim::DeadlockError&) {
+            lists_its_own_lines = true;
+        } catch (const sim::LivelockError&) {
+            lists_its_own_lines = true;
+        } catch (...) {
+        }
+        std::string tail_title;
+        const auto& kept = trace.entries();
+        if (lists_its_own_lines) {
+            // the error's message has them
+        } else if (run.failed_at > 0 && run.failed_at <= kept.size() &&
+                   run.failed_at < trace.size()) {
+            const std::size_t end = static_cast<std::size_t>(run.failed_at);
+            const std::size_t begin = end > options.trace_tail ? end - options.trace_tail : 0;
+            for (std::size_t i = begin; i < end; ++i)
+                report.trace_tail.push_back(sim::Trace::format_entry(kept[i]));
+            tail_title = "trace entries " + std::to_string(begin + 1) + " to " +
+                         std::to_string(end) + " of " + std::to_string(trace.size()) +
+                         ", up to the failure (the Runner's clean-up follows)";
+        } else {
+            for (const sim::TraceEntry& entry : trace.last(options.trace_tail))
+                report.trace_tail.push_back(sim::Trace::format_entry(entry));
+            tail_title = "last " + std::to_string(report.trace_tail.size()) + " of " +
+                         std::to_string(trace.size()) + " trace entries";
+        }
         std::string trace_note;
         if (trace_dir) {
             const std::string stem =
@@ -329,8 +359,8 @@ SweepReport run_seeds(const std::string& test_name, const SimTestOptions& option
             m += "  " + line + "\n";
         m += "  replay: " + report.replay + "\n";
         m += trace_note;
-        m += "  last " + std::to_string(report.trace_tail.size()) + " of " +
-             std::to_string(trace.size()) + " trace entries:\n";
+        if (!tail_title.empty())
+            m += "  " + tail_title + ":\n";
         for (const std::string& line : report.trace_tail)
             m += "    " + line + "\n";
         break;

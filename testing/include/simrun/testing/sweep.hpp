@@ -154,6 +154,9 @@ struct SeedRun {
     std::shared_ptr<sim::SimLoop> loop;  ///< closed; its trace is what happened
     std::exception_ptr error{};          ///< what left the body or the clean-up, if anything
     std::vector<std::string> leaks{};    ///< real-time guard reports
+    /// Trace entries recorded when the body's error came out (before the Runner's clean-up
+    /// added its own); 0 if the body did not fail.
+    std::uint64_t failed_at = 0;
 };
 
 /// Runs `body` once with `seed` (no hooks, no environment variables).
