@@ -24,28 +24,6 @@ LoopFactory& default_factory() {
     return factory;
 }
 
-/// "SIGTERM" for the signals a program usually handles, else "signal 12" (for trace texts).
-std::string signal_text(int signum) {
-    switch (signum) {
-        case SIGINT:
-            return "SIGINT";
-        case SIGTERM:
-            return "SIGTERM";
-        case SIGHUP:
-            return "SIGHUP";
-        case SIGQUIT:
-            return "SIGQUIT";
-        case SIGUSR1:
-            return "SIGUSR1";
-        case SIGUSR2:
-            return "SIGUSR2";
-        case SIGCHLD:
-            return "SIGCHLD";
-        default:
-            return "signal " + std::to_string(signum);
-    }
-}
-
 std::string format_seconds(Duration d) {
     char buffer[64];
     std::snprintf(buffer, sizeof buffer, "%g", to_seconds(d));
@@ -722,7 +700,8 @@ void EventLoop::add_signal_handler(int signum, std::function<void()> callback) {
         throw ValueError("add_signal_handler() needs a callback");
     signals().install(signum, [this, signum, callback] {
         if (!closed_)
-            call_soon(callback).state()->label = "signal handler for " + signal_text(signum);
+            call_soon(callback).state()->label =
+                "signal handler for " + detail::signal_text(signum);
     });
     loop_signal_handlers_[signum] = std::move(callback);  // only once installed
 }
@@ -794,6 +773,27 @@ TaskRef current_task() {
 
 std::vector<TaskRef> all_tasks(EventLoop* loop) {
     return (loop != nullptr ? *loop : get_running_loop()).all_tasks();
+}
+
+std::string detail::signal_text(int signum) {
+    switch (signum) {
+        case SIGINT:
+            return "SIGINT";
+        case SIGTERM:
+            return "SIGTERM";
+        case SIGHUP:
+            return "SIGHUP";
+        case SIGQUIT:
+            return "SIGQUIT";
+        case SIGUSR1:
+            return "SIGUSR1";
+        case SIGUSR2:
+            return "SIGUSR2";
+        case SIGCHLD:
+            return "SIGCHLD";
+        default:
+            return "signal " + std::to_string(signum);
+    }
 }
 
 }  // namespace simrun

@@ -7,22 +7,7 @@
 namespace simrun::sim {
 
 std::string signal_name(int signum) {
-    switch (signum) {
-        case SIGINT:
-            return "SIGINT";
-        case SIGTERM:
-            return "SIGTERM";
-        case SIGHUP:
-            return "SIGHUP";
-        case SIGQUIT:
-            return "SIGQUIT";
-        case SIGUSR1:
-            return "SIGUSR1";
-        case SIGUSR2:
-            return "SIGUSR2";
-        default:
-            return "signal " + std::to_string(signum);
-    }
+    return simrun::detail::signal_text(signum);
 }
 
 void FakeSignals::raise(int signum) {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 
 #include "simrun/clock.hpp"
 
@@ -54,5 +55,11 @@ class SignalPort {
     /// Runs the handlers of signals that arrived (called by the loop at its safe points).
     virtual void dispatch_pending() = 0;
 };
+
+namespace detail {
+/// "SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGCHLD", else "signal 12":
+/// how traces and logs name a signal (sim::signal_name is the same).
+std::string signal_text(int signum);
+}  // namespace detail
 
 }  // namespace simrun
