@@ -7,23 +7,38 @@
 //   simrun_bench --memory-profile --loop=...      a pending task's allocations, by size
 //   simrun_bench --list-loops                     the loops this build has
 //
+// The floors ("floor_<what>/none": a std::function call, a coroutine resume, a heap push and
+// pop, ...) are registered with the workloads and run with them: the limits report.py sets beside
+// the rows.
+//
 // scripts/bench.sh runs both and builds the table; see docs/performance.md.
 #include <benchmark/benchmark.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <chrono>
+#include <coroutine>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <semaphore>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <simrun/sim/sim.hpp>
 #include <simrun/simrun.hpp>
 
 #include "common/alloc_counter.hpp"
+#include "common/counting.hpp"
+#include "common/floors.hpp"
 #include "common/process.hpp"
 #include "common/stopwatch.hpp"
 #include "common/workloads.hpp"
@@ -89,20 +104,6 @@ void run_one_pass(EventLoop& loop) {
     loop.run_forever();
 }
 
-/// Counts operations; a workload that lost some reports an error instead of a figure.
-bool check_count(benchmark::State& state, std::uint64_t counted, std::uint64_t expected) {
-    if (counted == expected)
-        return true;
-    const std::string message =
-        "counted " + std::to_string(counted) + ", expected " + std::to_string(expected);
-    state.SkipWithError(message.c_str());
-    return false;
-}
-
-void set_ops(benchmark::State& state, std::int64_t per_iteration) {
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * per_iteration);
-}
-
 // ---- callbacks, tasks, yields
 // ---------------------------------------------------------------------
 
@@ -117,8 +118,8 @@ void bm_callbacks(benchmark::State& state, LoopMaker make) {
         state.SetIterationTime(watch.seconds());
     }
     loop->close();
-    if (check_count(state, count, state.iterations() * bench::kCallbacks))
-        set_ops(state, bench::kCallbacks);
+    if (bench::check_count(state, count, state.iterations() * bench::kCallbacks))
+        bench::set_ops(state, bench::kCallbacks);
 }
 
 Coro<void> trivial_task(std::uint64_t* count) {
@@ -140,8 +141,8 @@ void bm_tasks(benchmark::State& state, LoopMaker make) {
         state.SetIterationTime(watch.seconds());
     }
     loop->close();
-    if (check_count(state, count, state.iterations() * bench::kTasks))
-        set_ops(state, bench::kTasks);
+    if (bench::check_count(state, count, state.iterations() * bench::kTasks))
+        bench::set_ops(state, bench::kTasks);
 }
 
 Coro<void> sleep_zero_loop(int yields, std::uint64_t* count) {
@@ -168,8 +169,8 @@ void bm_yields(benchmark::State& state, LoopMaker make) {
         state.SetIterationTime(watch.seconds());
     }
     loop->close();
-    if (check_count(state, count, state.iterations() * bench::kYields))
-        set_ops(state, bench::kYields);
+    if (bench::check_count(state, count, state.iterations() * bench::kYields))
+        bench::set_ops(state, bench::kYields);
 }
 
 // ---- timers -------------------------------------------------------------------------------------
@@ -189,8 +190,8 @@ void bm_timers_fire(benchmark::State& state, LoopMaker make) {
         state.SetIterationTime(watch.seconds());
     }
     loop->close();
-    if (check_count(state, count, state.iterations() * bench::kTimers))
-        set_ops(state, bench::kTimers);
+    if (bench::check_count(state, count, state.iterations() * bench::kTimers))
+        bench::set_ops(state, bench::kTimers);
 }
 
 void bm_timers_cancel(benchmark::State& state, LoopMaker make) {
@@ -215,8 +216,8 @@ void bm_timers_cancel(benchmark::State& state, LoopMaker make) {
     for (auto& timer : live)
         timer.cancel();
     loop->close();
-    if (check_count(state, fired, 0))
-        set_ops(state, bench::kTimerCancels);
+    if (bench::check_count(state, fired, 0))
+        bench::set_ops(state, bench::kTimerCancels);
 }
 
 // ---- cancellation -------------------------------------------------------------------------------
@@ -255,8 +256,8 @@ void bm_cancel(benchmark::State& state, LoopMaker make, int depth) {
     tasks.clear();
     futures.clear();
     loop->close();
-    if (check_count(state, cancelled, state.iterations() * bench::kCancelTasks))
-        set_ops(state, bench::kCancelTasks);
+    if (bench::check_count(state, cancelled, state.iterations() * bench::kCancelTasks))
+        bench::set_ops(state, bench::kCancelTasks);
 }
 
 // ---- executor and threads -----------------------------------------------------------------------
@@ -276,8 +277,8 @@ void bm_executor(benchmark::State& state, LoopMaker make) {
     }
     loop->run_until_complete(loop->shutdown_default_executor());
     loop->close();
-    if (check_count(state, sum, state.iterations() * bench::kExecutorTrips))
-        set_ops(state, bench::kExecutorTrips);
+    if (bench::check_count(state, sum, state.iterations() * bench::kExecutorTrips))
+        bench::set_ops(state, bench::kExecutorTrips);
 }
 
 void bm_threadsafe(benchmark::State& state, LoopMaker make) {
@@ -297,7 +298,7 @@ void bm_threadsafe(benchmark::State& state, LoopMaker make) {
         state.SetIterationTime(watch.seconds());
     }
     loop->close();
-    set_ops(state, bench::kThreadsafeTrips);
+    bench::set_ops(state, bench::kThreadsafeTrips);
 }
 
 // ---- memory -------------------------------------------------------------------------------------
@@ -478,7 +479,7 @@ void bm_sim_speed(benchmark::State& state) {
     // Google Benchmark divides a rate by the (manual) time measured.
     state.counters["virtual_seconds_per_second"] =
         benchmark::Counter(virtual_seconds, benchmark::Counter::kIsRate);
-    set_ops(state, kWorkers * kSleeps);
+    bench::set_ops(state, kWorkers * kSleeps);
 }
 
 void bm_random_programs(benchmark::State& state) {
@@ -493,7 +494,7 @@ void bm_random_programs(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(digests);
     simrun::set_default_log_handler({});
-    set_ops(state, 1);
+    bench::set_ops(state, 1);
 }
 
 // ---- registration -------------------------------------------------------------------------------
@@ -522,6 +523,7 @@ void register_all() {
     add("timers_fire_shuffled_ties/sim", bm_timers_fire, make_sim_loop_shuffled_ties);
     add("sim_speed/sim", bm_sim_speed);
     add("random_programs/sim", bm_random_programs);
+    bench::register_floors();
 }
 
 // ---- the sleepers workload, one process per run

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks simrun (simulator and epoll loop) against CPython asyncio, Asio and libuv on the same
-# workloads (bench/common/workloads.hpp) and prints one table of medians (bench/tools/report.py).
+# workloads (bench/common/workloads.hpp) and prints one table of medians (bench/tools/report.py),
+# then the floors (simrun_bench's "floor_*" benchmarks: a std::function call, a coroutine resume, a
+# heap push + pop, ..., timed in the same run) and the performance targets, each marked met or not.
 # docs/performance.md holds the last table with the machine it ran on.
 #
 #   scripts/bench.sh                      # everything: 5 repetitions, 1 run of the sleepers
@@ -16,7 +18,9 @@
 #      SIMRUN_JOBS (build parallelism, default 2), BENCH_ECHO_CLIENTS (default 1000; quick: 200),
 #      BENCH_ECHO_MESSAGES (default 100), BENCH_ECHO_REPETITIONS (default: BENCH_REPETITIONS),
 #      BENCH_IDLE_CONNECTIONS (default 10000, fewer if the descriptor limit is lower; quick: 1000).
-# Results (JSON) and the table stay in build/bench/results/.
+#      The floors run whatever BENCH_FILTER says (a few seconds).
+# Results (JSON) and the tables stay in build/bench/results/ (table.txt, table.md: everything;
+# targets.txt, targets.md: the targets alone).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -107,13 +111,18 @@ GB_FLAGS=(
     --benchmark_enable_random_interleaving=true
     --benchmark_out_format=json
 )
-[[ -n $FILTER ]] && GB_FLAGS+=(--benchmark_filter="$FILTER")
 
 # Warnings about the Debian library's build type go to the console log with the rest.
 for program in simrun asio libuv; do
     simrun_log "run ${program}_bench ($REPETITIONS repetitions, min time ${MIN_TIME}s)"
-    if ! "$BIN/${program}_bench" "${GB_FLAGS[@]}" --benchmark_out="$RESULTS/$program.json" \
-        >>"$LOG" 2>&1; then
+    filter=()
+    if [[ -n $FILTER && $program == simrun ]]; then
+        filter=(--benchmark_filter="($FILTER)|^floor_")  # the floors, for the rows that run
+    elif [[ -n $FILTER ]]; then
+        filter=(--benchmark_filter="$FILTER")
+    fi
+    if ! "$BIN/${program}_bench" "${GB_FLAGS[@]}" "${filter[@]}" \
+        --benchmark_out="$RESULTS/$program.json" >>"$LOG" 2>&1; then
         tail -20 "$LOG"
         exit 1
     fi
@@ -201,3 +210,5 @@ cat >"$RESULTS/meta.json" <<EOF
 EOF
 python3 "$ROOT/bench/tools/report.py" "$RESULTS" | tee "$RESULTS/table.txt"
 python3 "$ROOT/bench/tools/report.py" "$RESULTS" --markdown >"$RESULTS/table.md"
+python3 "$ROOT/bench/tools/report.py" "$RESULTS" --targets >"$RESULTS/targets.txt"
+python3 "$ROOT/bench/tools/report.py" "$RESULTS" --targets --markdown >"$RESULTS/targets.md"

@@ -141,6 +141,24 @@ for name in "${CONFIGS[@]}"; do
     run_config "$name" || failed=1
 done
 
+# The same seed gives the same trace digest in every build: each configuration that built the
+# property tests wrote build/<name>/trace-digests.txt (ctest "trace_digests"); they must agree.
+digest_configs=()
+for name in "${CONFIGS[@]}"; do
+    [[ -f build/$name/trace-digests.txt && ${RESULT[$name]} == PASS* ]] && digest_configs+=("$name")
+done
+if ((${#digest_configs[@]} >= 2)); then
+    ORDER+=(digests)
+    first=${digest_configs[0]}
+    RESULT[digests]="PASS (trace digests of $(wc -l <"build/$first/trace-digests.txt") programs identical in ${digest_configs[*]})"
+    for name in "${digest_configs[@]:1}"; do
+        if ! cmp -s "build/$first/trace-digests.txt" "build/$name/trace-digests.txt"; then
+            RESULT[digests]="FAIL ($first and $name give different trace digests: diff build/$first/trace-digests.txt build/$name/trace-digests.txt)"
+            failed=1
+        fi
+    done
+fi
+
 echo
 echo "==== simrun test summary ===="
 [[ -n ${SUITE_COUNTS:-} ]] && echo "$SUITE_COUNTS"

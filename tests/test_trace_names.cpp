@@ -94,6 +94,23 @@ TEST_CASE("trace names: a task is named by its name, or by its coroutine and cre
     loop.close();
 }
 
+TEST_CASE(
+    "trace names: a task made without a site shows its coroutine alone; a new name shows "
+    "from the next step on") {
+    sim::SimLoop loop;
+    Task<void> task = loop.create_task(nap(1s), {}, SourceLocation{});
+    loop.call_later(500ms, [&task] { task.set_name("renamed-while-asleep"); });
+    loop.run_until_complete(task);
+    INFO(all_steps(loop));
+    CHECK(steps_of(loop) == std::vector<std::string>{"run Task-1 (nap())",
+                                                     "call " + here + std::to_string(__LINE__ - 4),
+                                                     "call sleep wake-up of renamed-while-asleep",
+                                                     "run renamed-while-asleep",
+                                                     "call run_until_complete() stops the loop "
+                                                     "at the end of renamed-while-asleep"});
+    loop.close();
+}
+
 TEST_CASE("trace names: a user's callback is named by where it was scheduled, as a 'call'") {
     sim::SimLoop loop;
     loop.call_soon([] {});

@@ -81,7 +81,7 @@ std::shared_ptr<detail::HandleState> EventLoop::make_io_handle(std::function<voi
 }
 
 void EventLoop::schedule_ready(std::shared_ptr<detail::HandleState> handle) {
-    ready_.push_back(std::move(handle));
+    ready_.push_back(ReadyItem{std::move(handle)});
 }
 
 namespace {
@@ -129,7 +129,7 @@ Handle EventLoop::call_soon(std::function<void()> callback, SourceLocation where
     check_closed();
     check_thread();
     auto handle = make_handle(std::move(callback), where, true);
-    ready_.push_back(handle);
+    ready_.push_back(ReadyItem{handle});
     return Handle(std::move(handle));
 }
 
@@ -142,7 +142,7 @@ detail::HandleState& EventLoop::call_soon_in_context(
     handle->context = std::move(context);
     handle->label = std::move(label);
     detail::HandleState& queued = *handle;
-    ready_.push_back(std::move(handle));
+    ready_.push_back(ReadyItem{std::move(handle)});
     return queued;
 }
 
@@ -155,14 +155,20 @@ TimerHandle EventLoop::call_at(Duration when, std::function<void()> callback,
                                SourceLocation where) {
     check_closed();
     check_thread();
-    auto handle = make_handle(std::move(callback), where, true);
-    handle->is_timer = true;
-    handle->when = when;
+    return schedule_timer(when, make_handle(std::move(callback), where, true));
+}
+
+TimerHandle EventLoop::schedule_timer(Duration when, std::shared_ptr<detail::HandleState> timer) {
+    check_closed();
+    check_thread();
+    timer->loop = this;
+    timer->is_timer = true;
+    timer->when = when;
     if (when == Duration::max())  // never: not armed, so it neither fires nor bounds a wait
-        return TimerHandle(std::move(handle));
-    handle->sequence = timer_sequence();
-    timers_.push(handle);
-    return TimerHandle(std::move(handle));
+        return TimerHandle(std::move(timer));
+    timer->sequence = timer_sequence();
+    timers_.push(timer);
+    return TimerHandle(std::move(timer));
 }
 
 Handle EventLoop::call_soon_threadsafe(std::function<void()> callback, SourceLocation where) {
@@ -171,7 +177,7 @@ Handle EventLoop::call_soon_threadsafe(std::function<void()> callback, SourceLoc
     // callback keeps its place among call_soon()s of the same pass.
     if (thread_id_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
         check_closed();
-        ready_.push_back(handle);
+        ready_.push_back(ReadyItem{handle});
         return Handle(std::move(handle));
     }
     {
@@ -189,7 +195,7 @@ bool EventLoop::post_if_open(std::function<void()> callback, std::string label) 
     if (thread_id_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {  // as above
         if (closed_)
             return false;
-        ready_.push_back(std::move(handle));
+        ready_.push_back(ReadyItem{std::move(handle)});
         return true;
     }
     {
@@ -214,15 +220,11 @@ void EventLoop::drain_threadsafe_queue() {
         incoming.swap(threadsafe_queue_);
     }
     for (auto& handle : incoming)
-        ready_.push_back(std::move(handle));
+        ready_.push_back(ReadyItem{std::move(handle)});
 }
 
 void EventLoop::schedule_task_step(std::shared_ptr<detail::TaskBase> task, bool wake) {
-    auto handle = std::make_shared<detail::HandleState>();
-    handle->task = task.get();
-    handle->loop = this;
-    handle->callback = [task = std::move(task), wake] { task->step(wake); };
-    ready_.push_back(std::move(handle));
+    ready_.push_back(ReadyItem{std::move(task), wake});
 }
 
 // ---- tasks ----------------------------------------------------------------------------------
@@ -337,7 +339,7 @@ std::optional<Duration> EventLoop::next_timer_deadline() {
     timers_.purge_cancelled();
     if (timers_.empty())
         return std::nullopt;
-    return timers_.top()->when;
+    return timers_.next_deadline();
 }
 
 void EventLoop::run_once() {
@@ -355,21 +357,49 @@ void EventLoop::run_once() {
         dispatch_signals();
 
     const Duration now = time();
-    for (timers_.purge_cancelled(); !timers_.empty() && timers_.top()->when <= now;
+    for (timers_.purge_cancelled(); !timers_.empty() && timers_.next_deadline() <= now;
          timers_.purge_cancelled()) {
-        ready_.push_back(timers_.pop());
+        ready_.push_back(ReadyItem{timers_.pop()});
     }
 
     // Only what is ready now runs in this pass; callbacks it schedules run in the next one.
     for (std::size_t count = ready_.size(); count > 0 && !ready_.empty(); --count) {
-        std::shared_ptr<detail::HandleState> handle = std::move(ready_.front());
+        ReadyItem item = std::move(ready_.front());
         ready_.pop_front();
-        if (handle->cancelled.load(std::memory_order_relaxed))
-            continue;
-        run_handle(*handle);
+        if (item.task) {
+            run_task_step(*item.task, item.wake);
+        } else {
+            if (item.handle->cancelled.load(std::memory_order_relaxed))
+                continue;
+            run_handle(*item.handle);
+        }
         if (signal_arrived_.load(std::memory_order_acquire))
             dispatch_signals();
     }
+}
+
+void EventLoop::run_task_step(detail::TaskBase& task, bool wake) {
+    ++steps_;
+    if (observer_ != nullptr)
+        observer_->before_task_step(task);
+    const bool debug = get_debug();
+    const Duration started = debug ? time() : Duration::zero();
+    try {
+        task.step(wake);
+    } catch (...) {
+        std::exception_ptr error = std::current_exception();
+        if (observer_ != nullptr)
+            observer_->after_callback();
+        if (escapes_loop(error))
+            throw;
+        report_callback_error(error, task.trace_name(), "<Handle step of " + task.name() + ">",
+                              task.created_at(), nullptr);
+        return;
+    }
+    if (observer_ != nullptr)
+        observer_->after_callback();
+    if (debug)
+        check_slow_callback(started, nullptr, &task);
 }
 
 void EventLoop::run_handle(detail::HandleState& handle) {
@@ -392,33 +422,44 @@ void EventLoop::run_handle(detail::HandleState& handle) {
             observer_->after_callback();
         if (escapes_loop(error))
             throw;
-        ExceptionContext context;
-        context.message = "Exception in callback " + handle.text();
-        context.exception = error;
-        context.details["handle"] = "<Handle " + handle.created_at.short_text() + ">";
-        if (debug_)
-            context.details["source_traceback"] = handle.created_at.short_text();
-        if (handle.context) {  // the handler runs in the callback's context (asyncio 3.12+)
-            detail::ContextData callback_context{handle.context, false};
-            detail::ContextScope scope(callback_context);
-            call_exception_handler(context);
-        } else {
-            call_exception_handler(context);
-        }
+        report_callback_error(error, handle.text(),
+                              "<Handle " + handle.created_at.short_text() + ">", handle.created_at,
+                              handle.context);
         return;
     }
     if (observer_ != nullptr)
         observer_->after_callback();
-    if (debug) {
-        const Duration took = time() - started;
-        if (took >= slow_callback_duration_) {
-            std::string what =
-                handle.task != nullptr ? handle.task->describe() : "<Handle " + handle.text() + ">";
-            char seconds[32];
-            std::snprintf(seconds, sizeof seconds, "%.3f", to_seconds(took));
-            log(LogLevel::warning, "Executing " + what + " took " + seconds + " seconds");
-        }
+    if (debug)
+        check_slow_callback(started, &handle, handle.task);
+}
+
+void EventLoop::report_callback_error(std::exception_ptr error, const std::string& text,
+                                      const std::string& handle_text, SourceLocation created_at,
+                                      const std::shared_ptr<const detail::ContextMap>& context) {
+    ExceptionContext report;
+    report.message = "Exception in callback " + text;
+    report.exception = std::move(error);
+    report.details["handle"] = handle_text;
+    if (debug_)
+        report.details["source_traceback"] = created_at.short_text();
+    if (context) {  // the handler runs in the callback's context (asyncio 3.12+)
+        detail::ContextData callback_context{context, false};
+        detail::ContextScope scope(callback_context);
+        call_exception_handler(report);
+    } else {
+        call_exception_handler(report);
     }
+}
+
+void EventLoop::check_slow_callback(Duration started, const detail::HandleState* handle,
+                                    const detail::TaskBase* task) {
+    const Duration took = time() - started;
+    if (took < slow_callback_duration_)
+        return;
+    std::string what = task != nullptr ? task->describe() : "<Handle " + handle->text() + ">";
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.3f", to_seconds(took));
+    log(LogLevel::warning, "Executing " + what + " took " + seconds + " seconds");
 }
 
 // ---- closing --------------------------------------------------------------------------------

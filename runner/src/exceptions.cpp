@@ -111,8 +111,7 @@ IncompleteReadError::IncompleteReadError(std::string partial, std::optional<std:
       expected_(expected) {}
 
 std::string SourceLocation::short_text() const {
-    const char* slash = std::strrchr(file, '/');
-    std::string text = slash != nullptr ? slash + 1 : file;
+    std::string text(file_name());
     return text + ":" + std::to_string(line);
 }
 

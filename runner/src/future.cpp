@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "simrun/detail/text_hash.hpp"
 #include "simrun/event_loop.hpp"
 #include "simrun/exception_context.hpp"
 #include "simrun/task.hpp"
@@ -134,6 +135,10 @@ std::string FutureStateBase::status_text() const {
             return "finished";
     }
     return "?";
+}
+
+std::uint64_t FutureStateBase::trace_hash() const {
+    return text_hash(trace_name());
 }
 
 std::string FutureStateBase::describe() const {

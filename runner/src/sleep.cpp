@@ -3,6 +3,13 @@
 #include "simrun/event_loop.hpp"
 
 namespace simrun {
+namespace {
+/// A sleep's future with its timer inside.
+struct SleepFuture final : detail::FutureState<void> {
+    using FutureState<void>::FutureState;
+    detail::HandleState timer;
+};
+}  // namespace
 
 void YieldNow::await_suspend(std::coroutine_handle<> at) const {
     detail::TaskBase* task = detail::current_task_state();
@@ -30,17 +37,22 @@ Coro<void> sleep(Duration delay) {
         co_return;
     }
     EventLoop& loop = get_running_loop();
-    Future<void> done = loop.create_future<void>();
-    done.set_label("sleep");
-    TimerHandle timer = loop.call_later(delay, [state = done.state()] {
-        if (!state->done())
-            state->set_result();
-    });
+    // The future and its timer in one allocation; the timer's callback needs no reference to
+    // the future it is part of.
+    auto state = std::make_shared<SleepFuture>(loop, SourceLocation::current());
+    state->set_label("sleep");
+    state->timer.callback = [future = state.get()] {
+        if (!future->done())
+            future->set_result();
+    };
+    state->timer.created_at = SourceLocation::current();
     // The sleeping task, named when the trace asks ("sleep wake-up of worker-1").
-    std::weak_ptr<detail::FutureStateBase> sleeper;
     if (detail::TaskBase* task = detail::current_task_state())
-        sleeper = task->weak_from_this();
-    timer.state()->describe_as("sleep wake-up of", std::move(sleeper));
+        state->timer.describe_as("sleep wake-up of", task->weak_from_this());
+    TimerHandle timer =
+        loop.schedule_timer(saturating_add(loop.time(), delay),
+                            std::shared_ptr<detail::HandleState>(state, &state->timer));
+    Future<void> done(std::move(state));
     std::exception_ptr error;
     try {
         co_await done;

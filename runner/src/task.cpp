@@ -1,7 +1,9 @@
 #include "simrun/task.hpp"
 
+#include <charconv>
 #include <cstring>
 
+#include "simrun/detail/text_hash.hpp"
 #include "simrun/event_loop.hpp"
 
 namespace simrun {
@@ -64,9 +66,10 @@ TaskBase::TaskBase(EventLoop& loop, Context context, std::string name, SourceLoc
 
 TaskBase::~TaskBase() = default;
 
-std::string TaskBase::trace_name() const {
+void TaskBase::append_trace_name(std::string& text) const {
+    text += name_;
     if (!named_by_loop)
-        return name_;
+        return;
     // What the task runs (its coroutine function; a lambda's "operator()" says nothing) and
     // where it was created: the user's code, not the library's.
     const char* function = coro_origin_.function;
@@ -74,16 +77,31 @@ std::string TaskBase::trace_name() const {
         function != nullptr && *function != '\0' && std::strcmp(function, "operator()") != 0;
     const bool known_site = made_by != nullptr || created_at().line != 0;
     if (!named_function && !known_site)
-        return name_;
-    std::string text = name_ + " (";
+        return;
+    text += " (";
     if (named_function)
         text.append(function).append("()").append(!known_site ? "" : made_by ? " in " : " from ");
     if (made_by != nullptr) {
         text += made_by;
     } else if (known_site) {
-        text += created_at().short_text();
+        const SourceLocation site = created_at();
+        char line[16];
+        const char* end = std::to_chars(line, line + sizeof line, site.line).ptr;
+        text.append(site.file_name())
+            .append(1, ':')
+            .append(line, static_cast<std::size_t>(end - line));
     }
-    return text + ")";
+    text += ')';
+}
+
+std::uint64_t TaskBase::trace_hash() const {
+    if (trace_hash_ == 0) {
+        thread_local std::string text;
+        text.clear();
+        append_trace_name(text);
+        trace_hash_ = text_hash(text);
+    }
+    return trace_hash_;
 }
 
 void TaskBase::start() {

@@ -52,8 +52,8 @@ SimNetwork& SimLoop::sim_network() {
     return *network_;
 }
 
-void SimLoop::note(std::string kind, std::string text) {
-    trace_.add(steps(), now_, std::move(kind), std::move(text));
+void SimLoop::note(std::string_view kind, std::string_view text) {
+    trace_.add(steps(), now_, kind, text);
 }
 
 FakeExecutor& SimLoop::fake_executor() {
@@ -77,12 +77,45 @@ std::uint64_t SimLoop::timer_sequence() noexcept {
 
 void SimLoop::before_callback(const detail::HandleState& handle) {
     inside_callback_ = true;
-    if (handle.task != nullptr) {
-        note("run", handle.task->trace_name());
+    if (handle.purpose != nullptr && handle.task == nullptr) {
+        // "sleep wake-up of worker-1": the subject's name comes from the memo.
+        const auto subject = handle.about.lock();
+        trace_.add_with(steps(), now_, "call",
+                        detail::HandleState::purpose_hash(handle.purpose, subject.get()),
+                        [&](std::string& out) {
+                            out += handle.purpose;
+                            if (subject) {
+                                out += ' ';
+                                out += trace_name_of(*subject);
+                            }
+                        });
     } else {
-        note("call", handle.text());
+        trace_.add_with(steps(), now_, handle.task != nullptr ? "run" : "call", handle.trace_hash(),
+                        [&handle](std::string& out) { handle.append_text(out); });
     }
     signals_.on_step(steps());
+}
+
+void SimLoop::before_task_step(const detail::TaskBase& task) {
+    inside_callback_ = true;
+    trace_.add_with(steps(), now_, "run", task.trace_hash(),
+                    [&](std::string& out) { out.assign(trace_name_of(task)); });
+    signals_.on_step(steps());
+}
+
+const std::string& SimLoop::trace_name_of(const detail::FutureStateBase& future) {
+    // A memo of the names traced lately, by address; the hash tells a new future at a reused
+    // address apart (its name differs: tasks are numbered). Only text: the digest uses hashes.
+    const std::uint64_t hash = future.trace_hash();
+    NameMemo& memo =
+        name_memo_[(reinterpret_cast<std::uintptr_t>(&future) >> 4) % name_memo_.size()];
+    if (memo.future != &future || memo.hash != hash) {
+        memo.future = &future;
+        memo.hash = hash;
+        memo.name.clear();
+        future.append_trace_name(memo.name);
+    }
+    return memo.name;
 }
 
 void SimLoop::after_callback() {
@@ -129,7 +162,12 @@ void SimLoop::wait_for_events(std::optional<Duration> timeout) {
         report_livelock(LivelockError::Limit::time, target);
     if (target > now_) {
         now_ = target;
-        note("time", "advance to " + format_time(now_));
+        // The time is in the digest already: the text adds nothing to it.
+        static const std::uint64_t advance = detail::text_hash("advance to");
+        trace_.add_with(steps(), now_, "time", advance, [this](std::string& out) {
+            out += "advance to ";
+            append_time(out, now_);
+        });
     }
     deliver_due();
 }

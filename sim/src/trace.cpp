@@ -5,38 +5,14 @@
 #include <cstdio>
 
 namespace simrun::sim {
-namespace {
-void mix(std::uint64_t& digest, const void* data, std::size_t size) noexcept {
-    const auto* bytes = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < size; ++i) {
-        digest ^= bytes[i];
-        digest *= 0x100000001b3ULL;
-    }
-}
-void mix_number(std::uint64_t& digest, std::uint64_t value) noexcept {
-    unsigned char bytes[8];
-    for (int i = 0; i < 8; ++i)
-        bytes[i] = static_cast<unsigned char>(value >> (8 * i));
-    mix(digest, bytes, sizeof bytes);
-}
-}  // namespace
-
-void Trace::add(std::uint64_t step, Duration time, std::string kind, std::string text) {
-    mix_number(digest_, step);
-    mix_number(digest_, static_cast<std::uint64_t>(time.count()));
-    mix(digest_, kind.data(), kind.size());
-    mix(digest_, "|", 1);
-    mix(digest_, text.data(), text.size());
-    mix(digest_, "\n", 1);
-    ++total_;
-    if (entries_.size() < limit_) {
-        entries_.push_back(TraceEntry{step, time, std::move(kind), std::move(text)});
-    } else if (recent_.size() < recent_capacity) {
-        recent_.push_back(TraceEntry{step, time, std::move(kind), std::move(text)});
-    } else {
-        recent_[recent_next_] = TraceEntry{step, time, std::move(kind), std::move(text)};
-        recent_next_ = (recent_next_ + 1) % recent_capacity;
-    }
+TraceEntry& Trace::slot() {
+    if (entries_.size() < limit_)
+        return entries_.emplace_back();
+    if (recent_.size() < recent_capacity)
+        return recent_.emplace_back();
+    TraceEntry& oldest = recent_[recent_next_];
+    recent_next_ = (recent_next_ + 1) % recent_capacity;
+    return oldest;
 }
 
 std::vector<TraceEntry> Trace::last(std::size_t count) const {
@@ -55,10 +31,36 @@ std::vector<TraceEntry> Trace::last(std::size_t count) const {
     return latest;
 }
 
+void append_time(std::string& out, Duration time) {
+    const auto nanoseconds = time.count();
+    // Rounded to the nearest millisecond, halves away from zero, in integers (no printf: this
+    // runs at every time step).
+    const bool negative = nanoseconds < 0;
+    const std::uint64_t magnitude = negative ? 0 - static_cast<std::uint64_t>(nanoseconds)
+                                             : static_cast<std::uint64_t>(nanoseconds);
+    const std::uint64_t milliseconds = magnitude / 1'000'000 + (magnitude % 1'000'000 >= 500'000);
+    char buffer[32];
+    char* end = buffer + sizeof buffer;
+    char* p = end;
+    *--p = 's';
+    std::uint64_t fraction = milliseconds % 1000;
+    for (int i = 0; i < 3; ++i, fraction /= 10)
+        *--p = static_cast<char>('0' + fraction % 10);
+    *--p = '.';
+    std::uint64_t seconds = milliseconds / 1000;
+    do {
+        *--p = static_cast<char>('0' + seconds % 10);
+        seconds /= 10;
+    } while (seconds > 0);
+    if (negative && milliseconds > 0)
+        *--p = '-';
+    out.append(p, end);
+}
+
 std::string format_time(Duration time) {
-    char buffer[48];
-    std::snprintf(buffer, sizeof buffer, "%.3fs", to_seconds(time));
-    return buffer;
+    std::string text;
+    append_time(text, time);
+    return text;
 }
 
 std::string Trace::format_entry(const TraceEntry& entry) {

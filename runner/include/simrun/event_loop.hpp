@@ -47,6 +47,8 @@ class StepObserver {
     virtual ~StepObserver() = default;
     /// Called just before a callback runs.
     virtual void before_callback(const detail::HandleState& handle) = 0;
+    /// Called just before a task's step runs (a step is queued without a HandleState).
+    virtual void before_task_step(const detail::TaskBase& task) = 0;
     /// Called after a callback returned (or threw).
     virtual void after_callback() = 0;
     /// Called for every log line (warnings included).
@@ -368,6 +370,9 @@ class EventLoop {
     static bool post_through_anchor(const std::shared_ptr<detail::LoopAnchor>& anchor,
                                     std::function<void()> callback, std::string label = {});
     void timer_cancelled() noexcept { timers_.note_cancelled(); }
+    /// call_at() for a handle the caller made (callback, description and context set; it may
+    /// live inside a larger object, as a sleep's timer lives in its future).
+    TimerHandle schedule_timer(Duration when, std::shared_ptr<detail::HandleState> timer);
     const std::shared_ptr<detail::LoopAnchor>& anchor() const noexcept { return anchor_; }
 
   protected:
@@ -415,6 +420,15 @@ class EventLoop {
     void run_until_done(detail::FutureStateBase& future, bool own_task);
     void check_not_running() const;
     void run_handle(detail::HandleState& handle);
+    void run_task_step(detail::TaskBase& task, bool wake);
+    /// After a callback or step threw an error that does not end the loop: the exception
+    /// handler hears of it ("Exception in callback ...").
+    void report_callback_error(std::exception_ptr error, const std::string& text,
+                               const std::string& handle_text, SourceLocation created_at,
+                               const std::shared_ptr<const detail::ContextMap>& context);
+    /// In debug mode: warns about a callback or step that took slow_callback_duration() or more.
+    void check_slow_callback(Duration started, const detail::HandleState* handle,
+                             const detail::TaskBase* task);
     void dispatch_signals();
     void drain_threadsafe_queue();
     Executor& default_executor();
@@ -424,7 +438,18 @@ class EventLoop {
     void abandon_pending_tasks() noexcept;
 
     std::shared_ptr<detail::LoopAnchor> anchor_;
-    std::deque<std::shared_ptr<detail::HandleState>> ready_;
+    /// One entry of the ready queue: a callback, or a task's step (which needs no handle: no
+    /// one can cancel it, and the task names it).
+    struct ReadyItem {
+        explicit ReadyItem(std::shared_ptr<detail::HandleState> callback) noexcept
+            : handle(std::move(callback)) {}
+        ReadyItem(std::shared_ptr<detail::TaskBase> stepping, bool wake_step) noexcept
+            : task(std::move(stepping)), wake(wake_step) {}
+        std::shared_ptr<detail::HandleState> handle;
+        std::shared_ptr<detail::TaskBase> task;
+        bool wake = false;
+    };
+    std::deque<ReadyItem> ready_;
     detail::TimerHeap timers_;
     mutable std::mutex threadsafe_mutex_;
     std::vector<std::shared_ptr<detail::HandleState>> threadsafe_queue_;

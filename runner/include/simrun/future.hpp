@@ -102,6 +102,10 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
     /// What traces call this future: its label, else kind(); a task's name (with, for a name
     /// the loop gave, the coroutine and where the task was created).
     virtual std::string trace_name() const { return label_.empty() ? kind() : label_; }
+    /// Appends trace_name() to `out`.
+    virtual void append_trace_name(std::string& out) const { out += trace_name(); }
+    /// detail::text_hash(trace_name()) (a task keeps it: its trace name does not change).
+    virtual std::uint64_t trace_hash() const;
     /// "Future" or "Task": the name used in "... exception was never retrieved".
     virtual const char* kind() const noexcept { return "Future"; }
     /// A copy of the state that refers to nothing (for reports made while it is destroyed).
@@ -156,7 +160,7 @@ struct ValueSlot<void> {};
 
 /// A plain future's state.
 template <class T>
-class FutureState final : public FutureStateBase, public ValueSlot<T> {
+class FutureState : public FutureStateBase, public ValueSlot<T> {
   public:
     using FutureStateBase::FutureStateBase;
     ~FutureState() override { report_unretrieved(); }

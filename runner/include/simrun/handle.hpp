@@ -25,6 +25,7 @@ struct HandleState {
     std::function<void()> callback;
     std::atomic<bool> cancelled{false};
     bool is_timer = false;
+    bool in_heap = false;                       // timers: waiting in the loop's timer heap
     Duration when{};                            // deadline, timers only
     std::uint64_t sequence = 0;                 // timers: tie-break among equal deadlines
     std::shared_ptr<const ContextMap> context;  // null: run in the loop's current context
@@ -41,6 +42,13 @@ struct HandleState {
     /// What traces and reports call this callback: the task's trace name for a task step, else
     /// `purpose` (+ the name of `about`), else `label`, else the creation site "file.cpp:12".
     std::string text() const;
+    /// Appends text() to `out`.
+    void append_text(std::string& out) const;
+    /// What the simulator's trace digest knows of text(), hashed from the names it is made of
+    /// (detail::text_hash), without composing it.
+    std::uint64_t trace_hash() const;
+    /// trace_hash() of a callback described by `purpose` and `subject` (the locked `about`).
+    static std::uint64_t purpose_hash(const char* purpose, const FutureStateBase* subject);
     /// Names a callback the library scheduled (see `purpose`); returns the state.
     HandleState& describe_as(const char* what, std::weak_ptr<FutureStateBase> subject = {}) {
         purpose = what;

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace simrun {
 
@@ -21,6 +22,12 @@ struct SourceLocation {
 
     /// "file.cpp:42" with the directory stripped, so traces do not depend on the checkout path.
     std::string short_text() const;
+    /// The file's name without its directory.
+    std::string_view file_name() const noexcept {
+        std::string_view path = file;
+        const auto slash = path.rfind('/');
+        return slash == std::string_view::npos ? path : path.substr(slash + 1);
+    }
 };
 
 }  // namespace simrun

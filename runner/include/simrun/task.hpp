@@ -43,11 +43,20 @@ class TaskBase : public FutureStateBase {
         name_ = std::move(name);
         named_by_loop = false;
         set_label(name_);
+        trace_hash_ = 0;
     }
     /// The name, and for a name the loop gave ("Task-3") what the task runs and where it was
     /// created: "Task-3 (worker() from main.cpp:42)" ("Task-3 (main.cpp:42)" for a lambda;
     /// "Task-5 (fetch() in gather())" for a task the library made, see made_by).
-    std::string trace_name() const override;
+    std::string trace_name() const override {
+        std::string text;
+        append_trace_name(text);
+        return text;
+    }
+    void append_trace_name(std::string& out) const override;
+    /// Kept from the first call (named_by_loop and made_by are set before that) until the next
+    /// set_name().
+    std::uint64_t trace_hash() const override;
     const Context& context() const noexcept { return context_; }
     std::string describe() const override;
     const char* kind() const noexcept override { return "Task"; }
@@ -111,6 +120,7 @@ class TaskBase : public FutureStateBase {
     std::shared_ptr<FutureStateBase> waiting_on_;
     std::coroutine_handle<> resume_at_;
     std::string name_;
+    mutable std::uint64_t trace_hash_ = 0;  // 0: not known yet
     std::string pending_cancel_message_;
     std::exception_ptr pending_error_;  // thrown at the next step (see interrupt_wait)
     SourceLocation coro_origin_;

@@ -8,12 +8,14 @@
 //
 //     int result = simrun::run(main(), {.loop_factory = simrun::sim::factory({.seed = 7})});
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <limits>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "simrun/event_loop.hpp"
@@ -131,7 +133,7 @@ class SimLoop final : public EventLoop, private StepObserver {
     /// network() as the SimNetwork it is, for hosts and faults.
     SimNetwork& sim_network();
     /// Adds a line to the trace (for test programs that want their own events recorded).
-    void note(std::string kind, std::string text);
+    void note(std::string_view kind, std::string_view text);
 
     /// Simulates a callback that keeps the loop thread busy for `duration` without returning
     /// (a tight loop): virtual time passes, signals arrive but their handlers wait for the next
@@ -157,6 +159,10 @@ class SimLoop final : public EventLoop, private StepObserver {
     friend class FakeSignals;
     // StepObserver
     void before_callback(const detail::HandleState& handle) override;
+    void before_task_step(const detail::TaskBase& task) override;
+    /// The trace name of `future` (a task's: "Task-3 (fetch() from main.cpp:42)"), composed
+    /// once while it stays in a small memo.
+    const std::string& trace_name_of(const detail::FutureStateBase& future);
     void after_callback() override;
     void on_log(LogLevel level, const std::string& message) override;
 
@@ -171,6 +177,12 @@ class SimLoop final : public EventLoop, private StepObserver {
     std::string pending_report(const std::vector<std::string>& pending) const;
 
     SimOptions options_;
+    struct NameMemo {
+        const detail::FutureStateBase* future = nullptr;
+        std::uint64_t hash = 0;
+        std::string name;
+    };
+    std::array<NameMemo, 64> name_memo_;  // see trace_name_of()
     std::shared_ptr<ChoiceSource> choices_;
     FakeSignals signals_;
     std::shared_ptr<FakeExecutor> executor_;

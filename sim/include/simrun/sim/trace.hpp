@@ -11,9 +11,11 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "simrun/clock.hpp"
+#include "simrun/detail/text_hash.hpp"
 
 namespace simrun::sim {
 
@@ -35,7 +37,30 @@ class Trace {
     /// How many of the latest entries are kept past the limit (for last()).
     static constexpr std::size_t recent_capacity = 64;
 
-    void add(std::uint64_t step, Duration time, std::string kind, std::string text);
+    /// Records an entry saying `text`.
+    void add(std::uint64_t step, Duration time, std::string_view kind, std::string_view text) {
+        add_with(step, time, kind, detail::text_hash(text),
+                 [text](std::string& out) { out.assign(text); });
+    }
+    /// Records an entry known to the digest by `text_hash` (what it says, hashed by the caller
+    /// from the names it is made of, the same in every build); `write_text(out)` writes its
+    /// text into `out` (empty), which keeps its capacity from entry to entry: once the first
+    /// `limit` entries are kept, recording allocates nothing.
+    template <class WriteText>
+    void add_with(std::uint64_t step, Duration time, std::string_view kind, std::uint64_t text_hash,
+                  WriteText&& write_text) {
+        digest_ = detail::hash_combine(digest_, step);
+        digest_ = detail::hash_combine(digest_, static_cast<std::uint64_t>(time.count()));
+        digest_ = detail::hash_combine(digest_, detail::text_hash(kind));
+        digest_ = detail::hash_combine(digest_, text_hash);
+        ++total_;
+        TraceEntry& entry = slot();
+        entry.step = step;
+        entry.time = time;
+        entry.kind.assign(kind);
+        entry.text.clear();
+        write_text(entry.text);
+    }
     const std::vector<TraceEntry>& entries() const noexcept { return entries_; }
     /// Entries recorded, including those not kept.
     std::uint64_t size() const noexcept { return total_; }
@@ -50,6 +75,9 @@ class Trace {
     static std::string format_entry(const TraceEntry& entry);
 
   private:
+    /// Where the next entry goes: the next kept entry, or the ring's oldest.
+    TraceEntry& slot();
+
     std::vector<TraceEntry> entries_;
     std::vector<TraceEntry> recent_;  // past the limit: a ring of the latest entries
     std::size_t recent_next_ = 0;     // the oldest one, once the ring is full
@@ -59,6 +87,9 @@ class Trace {
 };
 
 /// "1.250s" for a virtual time.
+/// "12.345s": virtual time in seconds, to the millisecond (rounded to nearest).
 std::string format_time(Duration time);
+/// Appends format_time(time) to `out`.
+void append_time(std::string& out, Duration time);
 
 }  // namespace simrun::sim
