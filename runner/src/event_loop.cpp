@@ -184,6 +184,7 @@ Handle EventLoop::call_soon_threadsafe(std::function<void()> callback, SourceLoc
         std::lock_guard lock(threadsafe_mutex_);
         check_closed();
         threadsafe_queue_.push_back(handle);
+        threadsafe_pending_.store(true, std::memory_order_release);
     }
     wake_up();
     return Handle(std::move(handle));
@@ -203,21 +204,24 @@ bool EventLoop::post_if_open(std::function<void()> callback, std::string label) 
         if (closed_)
             return false;
         threadsafe_queue_.push_back(std::move(handle));
+        threadsafe_pending_.store(true, std::memory_order_release);
     }
     wake_up();
     return true;
 }
 
 bool EventLoop::has_pending_threadsafe() const {
-    std::lock_guard lock(threadsafe_mutex_);
-    return !threadsafe_queue_.empty();
+    return threadsafe_pending_.load(std::memory_order_acquire);
 }
 
 void EventLoop::drain_threadsafe_queue() {
+    if (!threadsafe_pending_.load(std::memory_order_acquire))
+        return;  // the usual case: no lock taken
     std::vector<std::shared_ptr<detail::HandleState>> incoming;
     {
         std::lock_guard lock(threadsafe_mutex_);
         incoming.swap(threadsafe_queue_);
+        threadsafe_pending_.store(false, std::memory_order_relaxed);
     }
     for (auto& handle : incoming)
         ready_.push_back(ReadyItem{std::move(handle)});
@@ -430,7 +434,7 @@ void EventLoop::run_handle(detail::HandleState& handle) {
     if (observer_ != nullptr)
         observer_->after_callback();
     if (debug)
-        check_slow_callback(started, &handle, handle.task);
+        check_slow_callback(started, &handle, nullptr);
 }
 
 void EventLoop::report_callback_error(std::exception_ptr error, const std::string& text,
@@ -476,6 +480,7 @@ void EventLoop::close() {
         std::lock_guard lock(threadsafe_mutex_);
         closed_ = true;
         dropped.swap(threadsafe_queue_);
+        threadsafe_pending_.store(false, std::memory_order_relaxed);
     }
     dropped.clear();  // outside the lock: a callback's destructor may post again (and fail)
     ready_.clear();

@@ -105,7 +105,7 @@ void FutureStateBase::finish() {
 
 void FutureStateBase::finish_cancelled(std::string message) {
     status_ = Status::cancelled;
-    cancel_message_ = std::move(message);
+    set_text(cancel_message_, std::move(message));
     schedule_callbacks();
 }
 

@@ -44,9 +44,7 @@ std::string HandleState::text() const {
 }
 
 void HandleState::append_text(std::string& out) const {
-    if (task != nullptr) {
-        task->append_trace_name(out);
-    } else if (purpose != nullptr) {
+    if (purpose != nullptr) {
         out += purpose;
         if (auto subject = about.lock()) {
             out += ' ';
@@ -66,8 +64,6 @@ std::uint64_t HandleState::purpose_hash(const char* purpose, const FutureStateBa
 }
 
 std::uint64_t HandleState::trace_hash() const {
-    if (task != nullptr)
-        return task->trace_hash();
     if (purpose != nullptr)
         return purpose_hash(purpose, about.lock().get());
     if (!label.empty())
@@ -80,8 +76,6 @@ std::string Handle::describe() const {
     if (!state_)
         return "<Handle (empty)>";
     std::string kind = state_->is_timer ? "TimerHandle" : "Handle";
-    if (state_->task != nullptr)
-        return "<" + kind + " step of " + state_->task->name() + ">";
     std::string text = "<" + kind + " " + state_->created_at.short_text();
     if (cancelled())
         text += " cancelled";

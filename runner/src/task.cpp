@@ -27,15 +27,6 @@ class RunningTaskScope {
     RunningTaskScope& operator=(const RunningTaskScope&) = delete;
 };
 
-std::string message_of(const std::exception_ptr& error) {
-    try {
-        std::rethrow_exception(error);
-    } catch (const BaseException& e) {
-        return e.what();
-    } catch (...) {
-        return {};
-    }
-}
 }  // namespace
 
 TaskBase* current_task_state() noexcept {
@@ -58,10 +49,22 @@ void deliver_pending_cancellation(bool awaited_cancelled) {
         running_task->deliver_pending_cancellation(awaited_cancelled);
 }
 
-TaskBase::TaskBase(EventLoop& loop, Context context, std::string name, SourceLocation created_at)
-    : FutureStateBase(loop, created_at), context_(std::move(context)), name_(std::move(name)) {
+TaskBase::TaskBase(EventLoop& loop, const Context* context, std::string name,
+                   SourceLocation created_at)
+    : FutureStateBase(loop, created_at), name_(std::move(name)) {
+    if (context != nullptr) {
+        given_context_ = context->shared_data();
+    } else {
+        own_context_.vars = current_context_data().vars;
+    }
     set_label(name_);  // what reports and traces call the task: "awaits Task-2", "done callback of
                        // Task-2"
+}
+
+Context TaskBase::context() const {
+    if (given_context_)
+        return Context::sharing(given_context_, *given_context_);
+    return Context::sharing(shared_from_this(), const_cast<ContextData&>(own_context_));
 }
 
 TaskBase::~TaskBase() = default;
@@ -145,7 +148,7 @@ bool TaskBase::cancel(std::string message) {
             return true;
     }
     must_cancel_ = true;
-    pending_cancel_message_ = std::move(message);
+    set_text(pending_cancel_message_, std::move(message));
     return true;
 }
 
@@ -187,7 +190,7 @@ void TaskBase::wait_on(FutureStateBase& future, std::coroutine_handle<> at) {
     waiting_on_ = future.shared_from_this();
     resume_at_ = at;
     future.add_waiter(keep_alive_);
-    if (must_cancel_ && waiting_on_->cancel(pending_cancel_message_))
+    if (must_cancel_ && waiting_on_->cancel(text_or_empty(pending_cancel_message_)))
         must_cancel_ = false;
 }
 
@@ -203,7 +206,7 @@ void TaskBase::deliver_pending_cancellation(bool awaited_cancelled) {
         pending_error_ = nullptr;  // a cancellation overtakes an error waiting for this step
         if (awaited_cancelled)
             return;  // the awaited future's own CancelledError is thrown (asyncio keeps it)
-        throw CancelledError(pending_cancel_message_);
+        throw CancelledError(text_or_empty(pending_cancel_message_));
     }
     if (pending_error_)
         std::rethrow_exception(std::exchange(pending_error_, nullptr));
@@ -212,7 +215,7 @@ void TaskBase::deliver_pending_cancellation(bool awaited_cancelled) {
 std::optional<std::string> TaskBase::take_start_cancellation() noexcept {
     if (!std::exchange(start_cancellation_, false))
         return std::nullopt;
-    return pending_cancel_message_;
+    return text_or_empty(pending_cancel_message_);
 }
 
 void TaskBase::step(bool wake) {
@@ -220,7 +223,7 @@ void TaskBase::step(bool wake) {
         return;
     if (wake)
         waiting_on_.reset();
-    ContextScope context_scope(context_.data());
+    ContextScope context_scope(context_data());
     RunningTaskScope running_scope(*this);
     if (!started_) {
         started_ = true;
@@ -231,7 +234,7 @@ void TaskBase::step(bool wake) {
         } else if (must_cancel_) {  // cancelled before its first step: the body never runs
             must_cancel_ = false;
             destroy_frame();
-            finish_cancelled(pending_cancel_message_);
+            finish_cancelled(text_or_empty(pending_cancel_message_));
             loop().task_finished(*this);
             keep_alive_.reset();  // the caller still holds a reference
             return;
@@ -248,9 +251,10 @@ void TaskBase::step(bool wake) {
 void TaskBase::complete_from_frame() {
     std::exception_ptr error = promise().exception;
     bool escapes = false;
-    if (error && is_cancellation(error)) {
+    if (const CancelledError* cancelled = as_cancellation(error)) {
+        std::string message = cancelled->what();  // before the frame (and `error`) may go
         destroy_frame();
-        finish_cancelled(message_of(error));
+        finish_cancelled(std::move(message));
     } else if (error) {
         destroy_frame();
         escapes = escapes_loop(error);
@@ -258,7 +262,7 @@ void TaskBase::complete_from_frame() {
     } else if (must_cancel_) {  // returned normally while a cancellation was pending
         must_cancel_ = false;
         destroy_frame();
-        finish_cancelled(pending_cancel_message_);
+        finish_cancelled(text_or_empty(pending_cancel_message_));
     } else {
         store_value();
         destroy_frame();
@@ -307,7 +311,9 @@ FutureSnapshot TaskBase::snapshot() const {
     copy.coroutine = coro_origin_;
     if (!done())
         copy.awaiting = awaiting();
-    copy.context = context_;
+    // Made while the task is destroyed (a never-retrieved report): the task cannot lend its
+    // own context any more, so the snapshot holds a copy.
+    copy.context = given_context_ ? context() : Context::holding(own_context_.vars);
     return copy;
 }
 

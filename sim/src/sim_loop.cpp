@@ -77,7 +77,7 @@ std::uint64_t SimLoop::timer_sequence() noexcept {
 
 void SimLoop::before_callback(const detail::HandleState& handle) {
     inside_callback_ = true;
-    if (handle.purpose != nullptr && handle.task == nullptr) {
+    if (handle.purpose != nullptr) {
         // "sleep wake-up of worker-1": the subject's name comes from the memo.
         const auto subject = handle.about.lock();
         trace_.add_with(steps(), now_, "call",
@@ -90,7 +90,7 @@ void SimLoop::before_callback(const detail::HandleState& handle) {
                             }
                         });
     } else {
-        trace_.add_with(steps(), now_, handle.task != nullptr ? "run" : "call", handle.trace_hash(),
+        trace_.add_with(steps(), now_, "call", handle.trace_hash(),
                         [&handle](std::string& out) { handle.append_text(out); });
     }
     signals_.on_step(steps());

@@ -77,6 +77,17 @@ class Context {
 
     /// The internal state (for the loop and tasks).
     detail::ContextData& data() const { return *data_; }
+    /// The shared state (a task created in this context runs in it, not in a copy).
+    const std::shared_ptr<detail::ContextData>& shared_data() const noexcept { return data_; }
+    /// A new Context holding `vars` (as copy() makes).
+    static Context holding(std::shared_ptr<const detail::ContextMap> vars) {
+        return Context(
+            std::make_shared<detail::ContextData>(detail::ContextData{std::move(vars), false}));
+    }
+    /// A Context for `data`, which `owner` keeps alive (a task's own context lives inside it).
+    static Context sharing(std::shared_ptr<const void> owner, detail::ContextData& data) {
+        return Context(std::shared_ptr<detail::ContextData>(std::move(owner), &data));
+    }
 
   private:
     explicit Context(std::shared_ptr<detail::ContextData> data) : data_(std::move(data)) {}

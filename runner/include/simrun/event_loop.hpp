@@ -111,11 +111,11 @@ class EventLoop {
         if (!coro)
             throw ValueError("a coroutine was expected, got an empty Coro");
         detail::check_not_started(coro.handle());
-        Context context = options.context ? *options.context : copy_context();
         const bool named_by_loop = options.name.empty();
         std::string name = named_by_loop ? next_task_name() : std::move(options.name);
         auto state = std::make_shared<detail::TaskState<T>>(
-            *this, std::move(coro), std::move(context), std::move(name), where);
+            *this, std::move(coro), options.context ? &*options.context : nullptr, std::move(name),
+            where);
         state->named_by_loop = named_by_loop;
         state->start();
         return Task<T>(std::move(state));
@@ -453,6 +453,7 @@ class EventLoop {
     detail::TimerHeap timers_;
     mutable std::mutex threadsafe_mutex_;
     std::vector<std::shared_ptr<detail::HandleState>> threadsafe_queue_;
+    std::atomic<bool> threadsafe_pending_{false};  // threadsafe_queue_ is not empty
     detail::TaskBase* first_pending_task_ = nullptr;
     detail::TaskBase* last_pending_task_ = nullptr;
     std::map<std::uint64_t, std::weak_ptr<detail::AsyncGenStateBase>> asyncgens_;

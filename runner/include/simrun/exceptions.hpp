@@ -228,6 +228,8 @@ bool is_base_exception(const std::exception_ptr& error) noexcept;
 
 /// True if `error` holds a CancelledError.
 bool is_cancellation(const std::exception_ptr& error) noexcept;
+/// The CancelledError `error` holds (alive as long as `error`), or null.
+const CancelledError* as_cancellation(const std::exception_ptr& error) noexcept;
 
 /// "TypeName: message" for any exception, for logs and reports.
 std::string describe_exception(const std::exception_ptr& error);

@@ -36,6 +36,22 @@ struct LoopAnchor {
     std::mutex mutex;
 };
 
+/// `*text`, or "" for null (for strings kept out of line because they are seldom set).
+inline const std::string& text_or_empty(const std::unique_ptr<std::string>& text) noexcept {
+    static const std::string empty;
+    return text ? *text : empty;
+}
+/// Sets an out-of-line string; an empty one is not allocated.
+inline void set_text(std::unique_ptr<std::string>& slot, std::string text) {
+    if (text.empty()) {
+        slot.reset();
+    } else if (slot) {
+        *slot = std::move(text);
+    } else {
+        slot = std::make_unique<std::string>(std::move(text));
+    }
+}
+
 /// The non-typed part of every future and task: status, exception, callbacks.
 class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
   public:
@@ -89,8 +105,8 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
     void clear_done_callbacks() noexcept { callbacks_.clear(); }
 
     /// The CancelledError this future's cancellation carries.
-    CancelledError make_cancelled_error() const { return CancelledError(cancel_message_); }
-    const std::string& cancel_message() const noexcept { return cancel_message_; }
+    CancelledError make_cancelled_error() const { return CancelledError(cancel_message()); }
+    const std::string& cancel_message() const noexcept { return text_or_empty(cancel_message_); }
 
     /// A label naming what this future stands for in reports ("sleep 5s", "Event.wait").
     const std::string& label() const noexcept { return label_; }
@@ -142,7 +158,7 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
 
     std::shared_ptr<LoopAnchor> anchor_;
     std::vector<DoneCallback> callbacks_;
-    std::string cancel_message_;
+    std::unique_ptr<std::string> cancel_message_;  // null: none (most futures are not cancelled)
     std::string label_;
     SourceLocation created_at_;
     std::uint64_t next_callback_id_ = 1;

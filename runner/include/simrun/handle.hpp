@@ -29,7 +29,6 @@ struct HandleState {
     Duration when{};                            // deadline, timers only
     std::uint64_t sequence = 0;                 // timers: tie-break among equal deadlines
     std::shared_ptr<const ContextMap> context;  // null: run in the loop's current context
-    TaskBase* task = nullptr;  // set for a task's step: names the step in traces and logs
     // What a callback the library schedules is for, in the user's words: a fixed text ("sleep
     // wake-up of"), followed by the trace name of `about` when set ("worker-1"). Composed only
     // when someone asks (text()), so that scheduling stays cheap.
@@ -39,8 +38,9 @@ struct HandleState {
     EventLoop* loop = nullptr;
     SourceLocation created_at;
 
-    /// What traces and reports call this callback: the task's trace name for a task step, else
-    /// `purpose` (+ the name of `about`), else `label`, else the creation site "file.cpp:12".
+    /// What traces and reports call this callback: `purpose` (+ the name of `about`), else
+    /// `label`, else the creation site "file.cpp:12". (A task's step has no handle: the loop
+    /// queues the task itself.)
     std::string text() const;
     /// Appends text() to `out`.
     void append_text(std::string& out) const;
@@ -71,7 +71,7 @@ class Handle {
     bool cancelled() const { return state_ && state_->cancelled.load(std::memory_order_relaxed); }
     /// Where the callback was scheduled from.
     SourceLocation created_at() const { return state_ ? state_->created_at : SourceLocation{}; }
-    /// A short description for logs: "<Handle file.cpp:12>" or "<Task step Task-3>".
+    /// A short description for logs: "<Handle file.cpp:12>", "<TimerHandle file.cpp:12 cancelled>".
     std::string describe() const;
 
     const std::shared_ptr<detail::HandleState>& state() const { return state_; }

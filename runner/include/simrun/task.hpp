@@ -31,7 +31,9 @@ namespace detail {
 /// Everything about a task except the type of its result.
 class TaskBase : public FutureStateBase {
   public:
-    TaskBase(EventLoop& loop, Context context, std::string name, SourceLocation created_at);
+    /// Runs in `context` if given (create_task(..., {.context = c})), else in a copy of the
+    /// creator's current context, kept inside the task (no allocation of its own).
+    TaskBase(EventLoop& loop, const Context* context, std::string name, SourceLocation created_at);
     ~TaskBase() override;
 
     /// See TaskRef::cancel.
@@ -57,7 +59,8 @@ class TaskBase : public FutureStateBase {
     /// Kept from the first call (named_by_loop and made_by are set before that) until the next
     /// set_name().
     std::uint64_t trace_hash() const override;
-    const Context& context() const noexcept { return context_; }
+    /// The context the task runs in (it keeps the task's state alive).
+    Context context() const;
     std::string describe() const override;
     const char* kind() const noexcept override { return "Task"; }
     /// Adds the name, coroutine, context and what a pending task awaits.
@@ -115,13 +118,16 @@ class TaskBase : public FutureStateBase {
     /// cancellation is pending by then): stops waiting on `waiting_on_` and schedules a step.
     void interrupt_wait(std::exception_ptr error);
 
-    Context context_;
-    std::shared_ptr<TaskBase> keep_alive_;  // a pending task owns itself; the loop lists it
+    ContextData& context_data() noexcept { return given_context_ ? *given_context_ : own_context_; }
+
+    ContextData own_context_;                     // a copy of the creator's context ...
+    std::shared_ptr<ContextData> given_context_;  // ... unless one was given
+    std::shared_ptr<TaskBase> keep_alive_;        // a pending task owns itself; the loop lists it
     std::shared_ptr<FutureStateBase> waiting_on_;
     std::coroutine_handle<> resume_at_;
     std::string name_;
-    mutable std::uint64_t trace_hash_ = 0;  // 0: not known yet
-    std::string pending_cancel_message_;
+    mutable std::uint64_t trace_hash_ = 0;                 // 0: not known yet
+    std::unique_ptr<std::string> pending_cancel_message_;  // null: none
     std::exception_ptr pending_error_;  // thrown at the next step (see interrupt_wait)
     SourceLocation coro_origin_;
     int cancels_requested_ = 0;
@@ -139,9 +145,9 @@ TaskBase* current_task_state() noexcept;
 template <class T>
 class TaskState final : public TaskBase, public ValueSlot<T> {
   public:
-    TaskState(EventLoop& loop, Coro<T> coro, Context context, std::string name,
+    TaskState(EventLoop& loop, Coro<T> coro, const Context* context, std::string name,
               SourceLocation where)
-        : TaskBase(loop, std::move(context), std::move(name), where), coro_(std::move(coro)) {
+        : TaskBase(loop, context, std::move(name), where), coro_(std::move(coro)) {
         set_coro_origin(coro_.origin());
     }
     ~TaskState() override { report_unretrieved(); }

@@ -1,7 +1,8 @@
 #pragma once
-// The timer heap shared by both loops: a binary min-heap on (deadline, sequence). Each entry
-// holds its keys beside the handle, so ordering the heap reads no handle. Cancelled timers stay
-// in the heap until they reach the top or until they are more than half of it.
+// The timer heap shared by both loops: a 4-ary min-heap on (deadline, sequence) (half the
+// levels of a binary heap, and the four children of a node share a cache line or two). Each
+// entry holds its keys beside the handle, so ordering the heap reads no handle. Cancelled timers
+// stay in the heap until they reach the top or until they are more than half of it.
 
 #include <algorithm>
 #include <cstddef>
@@ -22,16 +23,19 @@ class TimerHeap {
         const std::uint64_t sequence = timer->sequence;
         timer->in_heap = true;
         heap_.push_back(Entry{when, sequence, std::move(timer)});
-        std::push_heap(heap_.begin(), heap_.end(), later);
+        sift_up(heap_.size() - 1);
     }
     bool empty() const noexcept { return heap_.empty(); }
     std::size_t size() const noexcept { return heap_.size(); }
     /// The earliest deadline (the heap must not be empty).
     Duration next_deadline() const noexcept { return heap_.front().when; }
     Timer pop() {
-        std::pop_heap(heap_.begin(), heap_.end(), later);
-        Timer timer = std::move(heap_.back().timer);
+        Timer timer = std::move(heap_.front().timer);
+        if (heap_.size() > 1)
+            heap_.front() = std::move(heap_.back());
         heap_.pop_back();
+        if (!heap_.empty())
+            sift_down(0);
         timer->in_heap = false;
         return timer;
     }
@@ -54,7 +58,8 @@ class TimerHeap {
                     entry.timer->in_heap = false;
                 return cancelled;
             });
-            std::make_heap(heap_.begin(), heap_.end(), later);
+            for (std::size_t i = heap_.size() / arity + 1; i-- > 0;)
+                sift_down(i);
             cancelled_ = 0;
             return;
         }
@@ -71,10 +76,42 @@ class TimerHeap {
         std::uint64_t sequence;
         Timer timer;
     };
-    static bool later(const Entry& a, const Entry& b) noexcept {
-        if (a.when != b.when)
-            return a.when > b.when;
-        return a.sequence > b.sequence;
+    static constexpr std::size_t arity = 4;
+    static bool before(const Entry& a, const Entry& b) noexcept {
+        return a.when != b.when ? a.when < b.when : a.sequence < b.sequence;
+    }
+    void sift_up(std::size_t at) noexcept {
+        Entry moving = std::move(heap_[at]);
+        while (at > 0) {
+            const std::size_t parent = (at - 1) / arity;
+            if (!before(moving, heap_[parent]))
+                break;
+            heap_[at] = std::move(heap_[parent]);
+            at = parent;
+        }
+        heap_[at] = std::move(moving);
+    }
+    void sift_down(std::size_t at) noexcept {
+        const std::size_t size = heap_.size();
+        if (at >= size)
+            return;
+        Entry moving = std::move(heap_[at]);
+        for (;;) {
+            const std::size_t first = at * arity + 1;
+            if (first >= size)
+                break;
+            std::size_t best = first;
+            const std::size_t end = std::min(first + arity, size);
+            for (std::size_t child = first + 1; child < end; ++child) {
+                if (before(heap_[child], heap_[best]))
+                    best = child;
+            }
+            if (!before(heap_[best], moving))
+                break;
+            heap_[at] = std::move(heap_[best]);
+            at = best;
+        }
+        heap_[at] = std::move(moving);
     }
     std::vector<Entry> heap_;
     std::size_t cancelled_ = 0;  // cancelled timers still in the heap
