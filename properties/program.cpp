@@ -506,7 +506,7 @@ std::string describe(const Program& program) {
     return out.str();
 }
 
-Observation execute(const Program& program) {
+Observation execute(const Program& program, bool full_trace) {
     Observation observed;
     Env env{program, observed, {}, 0, {}};
     std::shared_ptr<sim::SimLoop> loop;
@@ -629,6 +629,8 @@ Observation execute(const Program& program) {
         const auto& entries = loop->trace().entries();
         std::size_t first = entries.size() > 25 ? entries.size() - 25 : 0;
         observed.trace_excerpt = loop->trace().format(first, 25);
+        if (full_trace)
+            observed.full_trace = loop->trace().format(0, entries.size());
     }
     for (const std::string& name : env.collected)
         observed.retrieved[name] = 1;

@@ -141,6 +141,7 @@ struct Observation {
     std::vector<std::string> timing_violations;  ///< "sleep 5ms woke at ... (early)"
     bool time_monotonic = true;
     std::string trace_excerpt;
+    std::string full_trace;  ///< with execute(program, true)
     /// With Program::record_events: what the program did, at which virtual time ("t1 start",
     /// "t1 sleep done", "main returns 5", "report never-retrieved t2", ...). The differential
     /// campaign renders the same lines from CPython (properties/cpython/diff_runner.py).
@@ -159,7 +160,9 @@ struct Observation {
 };
 
 /// Runs `program` with simrun::run() on a SimLoop and records what happened.
-Observation execute(const Program& program);
+/// Runs `program` in the simulator. With `full_trace`, Observation::full_trace gets every trace
+/// line (simrun_trace_digests --trace, to see why two builds' digests differ).
+Observation execute(const Program& program, bool full_trace = false);
 
 const char* outcome_name(Observation::Outcome outcome);
 

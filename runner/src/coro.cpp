@@ -20,7 +20,8 @@ void count_frame(std::int64_t delta) noexcept {
 void report_never_awaited(const SourceLocation& origin) noexcept {
     try {
         std::string message = std::string("coroutine '") + origin.function +
-                              "' was never awaited (defined at " + origin.short_text() + ")";
+                              "' was never awaited (defined in " + std::string(origin.file_name()) +
+                              ")";
         if (EventLoop* loop = running_loop_or_null()) {
             loop->warn("RuntimeWarning", message);
         } else {

@@ -8,6 +8,8 @@
 #include "simrun/gather.hpp"
 #include "simrun/timeout.hpp"
 
+#include "handle_pool.hpp"
+
 namespace simrun {
 namespace {
 
@@ -113,10 +115,15 @@ io::Network& EventLoop::network() {
 
 // ---- callbacks ------------------------------------------------------------------------------
 
+// A handle and its control block (two counters and a vtable pointer) fit a pooled block.
+static_assert(sizeof(detail::HandleState) + 2 * sizeof(void*) <= 192,
+              "HandleState grew past the handle pool's block size (handle_pool.hpp)");
+
 std::shared_ptr<detail::HandleState> EventLoop::make_handle(std::function<void()> callback,
                                                             SourceLocation where,
                                                             bool capture_context) {
-    auto handle = std::make_shared<detail::HandleState>();
+    auto handle =
+        std::allocate_shared<detail::HandleState>(detail::HandleAllocator<detail::HandleState>());
     handle->callback = std::move(callback);
     handle->loop = this;
     handle->created_at = where;

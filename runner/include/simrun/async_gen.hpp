@@ -88,8 +88,10 @@ class AsyncGenState final : public AsyncGenStateBase,
     bool running() const noexcept { return running_; }
     std::string describe() const override {
         const SourceLocation& origin = origin_or_empty();
-        return std::string("<async_generator ") + origin.function + " at " + origin.short_text() +
-               ">";
+        // The file, not the line: compilers disagree on a coroutine's line (g++ gives its closing
+        // brace, clang its first line), and reports end up in the trace's digest.
+        return std::string("<async_generator ") + origin.function + " at " +
+               std::string(origin.file_name()) + ">";
     }
 
     /// Resumes the body until its next co_yield or its end (the caller is suspended meanwhile).

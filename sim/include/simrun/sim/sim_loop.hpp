@@ -182,7 +182,7 @@ class SimLoop final : public EventLoop, private StepObserver {
         std::uint64_t hash = 0;
         std::string name;
     };
-    std::array<NameMemo, 64> name_memo_;  // see trace_name_of()
+    std::array<NameMemo, 256> name_memo_;  // see trace_name_of()
     std::shared_ptr<ChoiceSource> choices_;
     FakeSignals signals_;
     std::shared_ptr<FakeExecutor> executor_;
