@@ -100,10 +100,15 @@ void TaskBase::append_trace_name(std::string& text) const {
 std::uint64_t TaskBase::trace_hash() const {
     if (trace_hash_ == 0) {
         thread_local std::string text;
-        text.clear();
-        append_trace_name(text);
-        trace_hash_ = text_hash(text);
+        compose_trace_name(text);
     }
+    return trace_hash_;
+}
+
+std::uint64_t TaskBase::compose_trace_name(std::string& out) const {
+    out.clear();
+    append_trace_name(out);
+    trace_hash_ = text_hash(out);
     return trace_hash_;
 }
 

@@ -98,17 +98,27 @@ void SimLoop::before_callback(const detail::HandleState& handle) {
 
 void SimLoop::before_task_step(const detail::TaskBase& task) {
     inside_callback_ = true;
-    trace_.add_with(steps(), now_, "run", task.trace_hash(),
-                    [&](std::string& out) { out.assign(trace_name_of(task)); });
+    // As trace_name_of(), but a task's first step composes its name once for both the memo
+    // and the hash.
+    NameMemo& memo = memo_slot(task);
+    if (memo.future != &task || !task.trace_hash_known() || memo.hash != task.trace_hash()) {
+        memo.future = &task;
+        memo.hash = task.compose_trace_name(memo.name);
+    }
+    trace_.add_with(steps(), now_, "run", memo.hash,
+                    [&memo](std::string& out) { out.assign(memo.name); });
     signals_.on_step(steps());
+}
+
+SimLoop::NameMemo& SimLoop::memo_slot(const detail::FutureStateBase& future) noexcept {
+    return name_memo_[(reinterpret_cast<std::uintptr_t>(&future) >> 4) % name_memo_.size()];
 }
 
 const std::string& SimLoop::trace_name_of(const detail::FutureStateBase& future) {
     // A memo of the names traced lately, by address; the hash tells a new future at a reused
     // address apart (its name differs: tasks are numbered). Only text: the digest uses hashes.
     const std::uint64_t hash = future.trace_hash();
-    NameMemo& memo =
-        name_memo_[(reinterpret_cast<std::uintptr_t>(&future) >> 4) % name_memo_.size()];
+    NameMemo& memo = memo_slot(future);
     if (memo.future != &future || memo.hash != hash) {
         memo.future = &future;
         memo.hash = hash;

@@ -183,6 +183,7 @@ class SimLoop final : public EventLoop, private StepObserver {
         std::string name;
     };
     std::array<NameMemo, 256> name_memo_;  // see trace_name_of()
+    NameMemo& memo_slot(const detail::FutureStateBase& future) noexcept;
     std::shared_ptr<ChoiceSource> choices_;
     FakeSignals signals_;
     std::shared_ptr<FakeExecutor> executor_;
