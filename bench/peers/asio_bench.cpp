@@ -17,28 +17,19 @@
 #include <vector>
 
 #include "common/alloc_counter.hpp"
+#include "common/counting.hpp"
 #include "common/process.hpp"
 #include "common/stopwatch.hpp"
 #include "common/workloads.hpp"
 
 namespace {
 
+using bench::check_count;
+using bench::set_ops;
+
 using Clock = std::chrono::steady_clock;
 using asio::awaitable;
 using asio::use_awaitable;
-
-bool check_count(benchmark::State& state, std::uint64_t counted, std::uint64_t expected) {
-    if (counted == expected)
-        return true;
-    const std::string message =
-        "counted " + std::to_string(counted) + ", expected " + std::to_string(expected);
-    state.SkipWithError(message.c_str());
-    return false;
-}
-
-void set_ops(benchmark::State& state, std::int64_t per_iteration) {
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * per_iteration);
-}
 
 /// io_context::run() returns when it runs out of work; restart() makes it usable again.
 void run_until_idle(asio::io_context& io) {

@@ -22,26 +22,17 @@
 #include <thread>
 #include <vector>
 
+#include "common/counting.hpp"
 #include "common/process.hpp"
 #include "common/stopwatch.hpp"
 #include "common/workloads.hpp"
 
 namespace {
 
+using bench::check_count;
+using bench::set_ops;
+
 using Clock = std::chrono::steady_clock;
-
-bool check_count(benchmark::State& state, std::uint64_t counted, std::uint64_t expected) {
-    if (counted == expected)
-        return true;
-    const std::string message =
-        "counted " + std::to_string(counted) + ", expected " + std::to_string(expected);
-    state.SkipWithError(message.c_str());
-    return false;
-}
-
-void set_ops(benchmark::State& state, std::int64_t per_iteration) {
-    state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()) * per_iteration);
-}
 
 /// A uv_loop_t. close() closes its handles and the loop: every benchmark calls it before the
 /// handles it declared after the loop go away.

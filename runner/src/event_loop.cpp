@@ -398,19 +398,11 @@ void EventLoop::run_task_step(detail::TaskBase& task, bool wake) {
     try {
         task.step(wake);
     } catch (...) {
-        std::exception_ptr error = std::current_exception();
-        if (observer_ != nullptr)
-            observer_->after_callback();
-        if (escapes_loop(error))
-            throw;
-        report_callback_error(error, task.trace_name(), "<Handle step of " + task.name() + ">",
-                              task.created_at(), nullptr);
+        step_failed(std::current_exception(), task.trace_name(),
+                    "<Handle step of " + task.name() + ">", task.created_at(), nullptr);
         return;
     }
-    if (observer_ != nullptr)
-        observer_->after_callback();
-    if (debug)
-        check_slow_callback(started, nullptr, &task);
+    step_done(debug, started, nullptr, &task);
 }
 
 void EventLoop::run_handle(detail::HandleState& handle) {
@@ -428,20 +420,30 @@ void EventLoop::run_handle(detail::HandleState& handle) {
             handle.callback();
         }
     } catch (...) {
-        std::exception_ptr error = std::current_exception();
-        if (observer_ != nullptr)
-            observer_->after_callback();
-        if (escapes_loop(error))
-            throw;
-        report_callback_error(error, handle.text(),
-                              "<Handle " + handle.created_at.short_text() + ">", handle.created_at,
-                              handle.context);
+        step_failed(std::current_exception(), handle.text(),
+                    "<Handle " + handle.created_at.short_text() + ">", handle.created_at,
+                    handle.context);
         return;
     }
+    step_done(debug, started, &handle, nullptr);
+}
+
+void EventLoop::step_done(bool debug, Duration started, const detail::HandleState* handle,
+                          const detail::TaskBase* task) {
     if (observer_ != nullptr)
         observer_->after_callback();
     if (debug)
-        check_slow_callback(started, &handle, nullptr);
+        check_slow_callback(started, handle, task);
+}
+
+void EventLoop::step_failed(std::exception_ptr error, const std::string& text,
+                            const std::string& handle_text, SourceLocation created_at,
+                            const std::shared_ptr<const detail::ContextMap>& context) {
+    if (observer_ != nullptr)
+        observer_->after_callback();
+    if (escapes_loop(error))
+        std::rethrow_exception(error);
+    report_callback_error(std::move(error), text, handle_text, created_at, context);
 }
 
 void EventLoop::report_callback_error(std::exception_ptr error, const std::string& text,

@@ -421,6 +421,14 @@ class EventLoop {
     void check_not_running() const;
     void run_handle(detail::HandleState& handle);
     void run_task_step(detail::TaskBase& task, bool wake);
+    /// The end of a callback or step that returned (`debug`: debug mode when it began).
+    void step_done(bool debug, Duration started, const detail::HandleState* handle,
+                   const detail::TaskBase* task);
+    /// The end of a callback or step that threw: an error that ends the loop is rethrown, any
+    /// other goes to report_callback_error().
+    void step_failed(std::exception_ptr error, const std::string& text,
+                     const std::string& handle_text, SourceLocation created_at,
+                     const std::shared_ptr<const detail::ContextMap>& context);
     /// After a callback or step threw an error that does not end the loop: the exception
     /// handler hears of it ("Exception in callback ...").
     void report_callback_error(std::exception_ptr error, const std::string& text,
