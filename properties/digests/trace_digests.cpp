@@ -23,8 +23,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (argc < 2 || argc > 3) {
-        std::fprintf(stderr, "usage: %s FILE [COUNT]\n       %s --trace SEED\n", argv[0],
-                     argv[0]);
+        std::fprintf(stderr, "usage: %s FILE [COUNT]\n       %s --trace SEED\n", argv[0], argv[0]);
         return 2;
     }
     const unsigned long count = argc == 3 ? std::strtoul(argv[2], nullptr, 10) : 300;
