@@ -167,6 +167,31 @@ TEST_CASE("SimLoop: time jumps exactly to the next timer's deadline") {
     loop.close();
 }
 
+TEST_CASE(
+    "SimLoop: a cancelled timer leaves the heap at once if it was the last one pushed, "
+    "else when purged; either way it never fires and the others keep their order") {
+    sim::SimLoop loop;
+    std::vector<int> fired;
+    TimerHandle first = loop.call_later(1s, [&] { fired.push_back(1); });
+    TimerHandle middle = loop.call_later(3s, [&] { fired.push_back(3); });
+    TimerHandle last = loop.call_later(2s, [&] { fired.push_back(2); });
+    TimerHandle newest = loop.call_later(4s, [&] { fired.push_back(4); });
+    last.cancel();  // not the last entry (newest was pushed after it): stays, purged later
+    CHECK(last.state()->in_heap);
+    newest.cancel();  // still the heap's last entry: removed at once
+    CHECK_FALSE(newest.state()->in_heap);
+    middle.cancel();  // inside the heap (the cancelled `last` is behind it): stays too
+    CHECK(middle.state()->in_heap);
+    loop.call_later(5s, [&] { loop.stop(); });
+    loop.run_forever();
+    CHECK(fired == std::vector<int>{1});
+    CHECK_FALSE(middle.state()->in_heap);
+    CHECK_FALSE(last.state()->in_heap);
+    CHECK(loop.time() == 5s);
+    CHECK_FALSE(first.cancelled());
+    loop.close();
+}
+
 TEST_CASE("SimLoop: a timer whose deadline already passed fires without moving time") {
     sim::SimLoop loop;
     loop.run_until_complete(sleep_for(3s));

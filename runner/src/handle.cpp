@@ -13,7 +13,7 @@ void Handle::cancel() {
         return;
     // Only a timer still in the heap is counted (one due never, Duration::max(), never was).
     if (state_->in_heap && state_->loop != nullptr)
-        state_->loop->timer_cancelled();
+        state_->loop->timer_cancelled(*state_);
 }
 
 namespace detail {

@@ -369,7 +369,7 @@ class EventLoop {
     /// calling thread (an executor job's delivery then only releases a pending future).
     static bool post_through_anchor(const std::shared_ptr<detail::LoopAnchor>& anchor,
                                     std::function<void()> callback, std::string label = {});
-    void timer_cancelled() noexcept { timers_.note_cancelled(); }
+    void timer_cancelled(detail::HandleState& timer) noexcept { timers_.cancelled(timer); }
     /// call_at() for a handle the caller made (callback, description and context set; it may
     /// live inside a larger object, as a sleep's timer lives in its future).
     TimerHandle schedule_timer(Duration when, std::shared_ptr<detail::HandleState> timer);

@@ -1,8 +1,9 @@
 #pragma once
 // The timer heap shared by both loops: a 4-ary min-heap on (deadline, sequence) (half the
 // levels of a binary heap, and the four children of a node share a cache line or two). Each
-// entry holds its keys beside the handle, so ordering the heap reads no handle. Cancelled timers
-// stay in the heap until they reach the top or until they are more than half of it.
+// entry holds its keys beside the handle, so ordering the heap reads no handle. A cancelled timer
+// that is still the heap's last entry leaves at once; others stay in the heap until they reach
+// the top or until they are more than half of it.
 
 #include <algorithm>
 #include <cstddef>
@@ -45,8 +46,17 @@ class TimerHeap {
         heap_.clear();
         cancelled_ = 0;
     }
-    /// A timer in the heap (HandleState::in_heap) was cancelled.
-    void note_cancelled() noexcept { ++cancelled_; }
+    /// A timer in the heap (HandleState::in_heap) was cancelled. The last one pushed, if it is
+    /// still the heap's last entry (a timer cancelled before any other was scheduled: a timeout
+    /// whose work finished at once), leaves at once; any other stays until purged.
+    void cancelled(HandleState& timer) noexcept {
+        if (!heap_.empty() && heap_.back().timer.get() == &timer) {
+            timer.in_heap = false;
+            heap_.pop_back();  // the last entry of a heap is a leaf: the rest is still a heap
+            return;
+        }
+        ++cancelled_;
+    }
     /// Drops cancelled timers from the top, and rebuilds the heap when most of it is cancelled.
     void purge_cancelled() {
         if (cancelled_ == 0)
