@@ -603,6 +603,18 @@ TEST_CASE("Trace: the digest covers entries beyond trace_limit; note() adds entr
     loop.close();
 }
 
+TEST_CASE("Trace: a note may quote an earlier entry while the kept entries grow") {
+    sim::SimLoop loop;
+    loop.note("first", "short");  // kept inside the string object itself (no heap buffer)
+    for (int i = 0; i < 100; ++i)  // the kept entries move several times meanwhile
+        loop.note("quote", loop.trace().entries().front().text);
+    const std::vector<sim::TraceEntry>& entries = loop.trace().entries();
+    REQUIRE(entries.size() == 101);
+    for (const sim::TraceEntry& entry : entries)
+        CHECK(entry.text == entries.front().text);
+    loop.close();
+}
+
 TEST_CASE("Trace: the step and time of an entry are the loop's at that moment") {
     sim::SimLoop loop;
     loop.call_later(3s, [&] { loop.note("user", "at three"); });

@@ -39,6 +39,14 @@ class Trace {
 
     /// Records an entry saying `text`.
     void add(std::uint64_t step, Duration time, std::string_view kind, std::string_view text) {
+        if (entries_.size() < limit_ && entries_.size() == entries_.capacity()) {
+            // The kept entries are about to move: `text` may be one of them (a note quoting an
+            // earlier entry), so it is copied first.
+            const std::string copy(text);
+            add_with(step, time, kind, detail::text_hash(copy),
+                     [&copy](std::string& out) { out.assign(copy); });
+            return;
+        }
         add_with(step, time, kind, detail::text_hash(text),
                  [text](std::string& out) { out.assign(text); });
     }
