@@ -605,7 +605,7 @@ TEST_CASE("Trace: the digest covers entries beyond trace_limit; note() adds entr
 
 TEST_CASE("Trace: a note may quote an earlier entry while the kept entries grow") {
     sim::SimLoop loop;
-    loop.note("first", "short");  // kept inside the string object itself (no heap buffer)
+    loop.note("first", "short");   // kept inside the string object itself (no heap buffer)
     for (int i = 0; i < 100; ++i)  // the kept entries move several times meanwhile
         loop.note("quote", loop.trace().entries().front().text);
     const std::vector<sim::TraceEntry>& entries = loop.trace().entries();
