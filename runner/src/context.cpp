@@ -45,12 +45,11 @@ Context::Context()
           detail::ContextData{std::make_shared<const detail::ContextMap>(), false})) {}
 
 Context Context::copy() const {
-    return Context(std::make_shared<detail::ContextData>(detail::ContextData{data_->vars, false}));
+    return holding(data_->vars);
 }
 
 Context copy_context() {
-    return Context(std::make_shared<detail::ContextData>(
-        detail::ContextData{detail::current_context_data().vars, false}));
+    return Context::holding(detail::current_context_data().vars);
 }
 
 }  // namespace simrun

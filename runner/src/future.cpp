@@ -141,6 +141,12 @@ std::uint64_t FutureStateBase::trace_hash() const {
     return text_hash(trace_name());
 }
 
+std::uint64_t FutureStateBase::compose_trace_name(std::string& out) const {
+    out.clear();
+    append_trace_name(out);
+    return text_hash(out);
+}
+
 std::string FutureStateBase::describe() const {
     std::string text = std::string("<") + kind() + " " + status_text();
     if (!label_.empty())

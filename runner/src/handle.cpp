@@ -59,13 +59,15 @@ void HandleState::append_text(std::string& out) const {
     }
 }
 
-std::uint64_t HandleState::purpose_hash(const char* purpose, const FutureStateBase* subject) {
-    return hash_combine(text_hash(purpose), subject != nullptr ? subject->trace_hash() : 0);
+std::uint64_t HandleState::purpose_hash(const char* purpose, std::uint64_t subject_hash) {
+    return hash_combine(text_hash(purpose), subject_hash);
 }
 
 std::uint64_t HandleState::trace_hash() const {
-    if (purpose != nullptr)
-        return purpose_hash(purpose, about.lock().get());
+    if (purpose != nullptr) {
+        const auto subject = about.lock();
+        return purpose_hash(purpose, subject ? subject->trace_hash() : 0);
+    }
     if (!label.empty())
         return text_hash(label);
     return hash_combine(site_file(created_at).hash, created_at.line);

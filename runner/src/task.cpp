@@ -106,9 +106,7 @@ std::uint64_t TaskBase::trace_hash() const {
 }
 
 std::uint64_t TaskBase::compose_trace_name(std::string& out) const {
-    out.clear();
-    append_trace_name(out);
-    trace_hash_ = text_hash(out);
+    trace_hash_ = FutureStateBase::compose_trace_name(out);
     return trace_hash_;
 }
 

@@ -78,16 +78,15 @@ std::uint64_t SimLoop::timer_sequence() noexcept {
 void SimLoop::before_callback(const detail::HandleState& handle) {
     inside_callback_ = true;
     if (handle.purpose != nullptr) {
-        // "sleep wake-up of worker-1": the subject's name comes from the memo.
+        // "sleep wake-up of worker-1": the subject's name and hash come from the memo.
         const auto subject = handle.about.lock();
+        const NameMemo* named = subject ? &memo_of(*subject) : nullptr;
         trace_.add_with(steps(), now_, "call",
-                        detail::HandleState::purpose_hash(handle.purpose, subject.get()),
+                        detail::HandleState::purpose_hash(handle.purpose, named ? named->hash : 0),
                         [&](std::string& out) {
                             out += handle.purpose;
-                            if (subject) {
-                                out += ' ';
-                                out += trace_name_of(*subject);
-                            }
+                            if (named != nullptr)
+                                out.append(1, ' ').append(named->name);
                         });
     } else {
         trace_.add_with(steps(), now_, "call", handle.trace_hash(),
@@ -98,34 +97,24 @@ void SimLoop::before_callback(const detail::HandleState& handle) {
 
 void SimLoop::before_task_step(const detail::TaskBase& task) {
     inside_callback_ = true;
-    // As trace_name_of(), but a task's first step composes its name once for both the memo
-    // and the hash.
-    NameMemo& memo = memo_slot(task);
-    if (memo.future != &task || !task.trace_hash_known() || memo.hash != task.trace_hash()) {
-        memo.future = &task;
-        memo.hash = task.compose_trace_name(memo.name);
-    }
+    const NameMemo& memo = memo_of(task);
     trace_.add_with(steps(), now_, "run", memo.hash,
                     [&memo](std::string& out) { out.assign(memo.name); });
     signals_.on_step(steps());
 }
 
-SimLoop::NameMemo& SimLoop::memo_slot(const detail::FutureStateBase& future) noexcept {
-    return name_memo_[(reinterpret_cast<std::uintptr_t>(&future) >> 4) % name_memo_.size()];
-}
-
-const std::string& SimLoop::trace_name_of(const detail::FutureStateBase& future) {
-    // A memo of the names traced lately, by address; the hash tells a new future at a reused
-    // address apart (its name differs: tasks are numbered). Only text: the digest uses hashes.
-    const std::uint64_t hash = future.trace_hash();
-    NameMemo& memo = memo_slot(future);
-    if (memo.future != &future || memo.hash != hash) {
+const SimLoop::NameMemo& SimLoop::memo_of(const detail::FutureStateBase& future) {
+    // A memo of the names traced lately, by address. An entry is trusted only if the future's
+    // kept hash matches (a task renamed, or a new task at a reused address, has another one);
+    // a future that keeps no hash (not a task) is composed again. Only text: the digest uses
+    // the hashes, which do not depend on the memo.
+    NameMemo& memo =
+        name_memo_[(reinterpret_cast<std::uintptr_t>(&future) >> 4) % name_memo_.size()];
+    if (memo.future != &future || !future.trace_hash_known() || memo.hash != future.trace_hash()) {
         memo.future = &future;
-        memo.hash = hash;
-        memo.name.clear();
-        future.append_trace_name(memo.name);
+        memo.hash = future.compose_trace_name(memo.name);  // one composition: text and hash
     }
-    return memo.name;
+    return memo;
 }
 
 void SimLoop::after_callback() {

@@ -91,7 +91,6 @@ class Context {
 
   private:
     explicit Context(std::shared_ptr<detail::ContextData> data) : data_(std::move(data)) {}
-    friend Context copy_context();
     std::shared_ptr<detail::ContextData> data_;
 };
 

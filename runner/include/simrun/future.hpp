@@ -122,6 +122,10 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
     virtual void append_trace_name(std::string& out) const { out += trace_name(); }
     /// detail::text_hash(trace_name()) (a task keeps it: its trace name does not change).
     virtual std::uint64_t trace_hash() const;
+    /// Writes trace_name() into `out` (cleared first) and returns its hash (which a task keeps).
+    virtual std::uint64_t compose_trace_name(std::string& out) const;
+    /// True if trace_hash() is kept, so that it costs nothing (a task's, once composed).
+    virtual bool trace_hash_known() const noexcept { return false; }
     /// "Future" or "Task": the name used in "... exception was never retrieved".
     virtual const char* kind() const noexcept { return "Future"; }
     /// A copy of the state that refers to nothing (for reports made while it is destroyed).

@@ -47,8 +47,9 @@ struct HandleState {
     /// What the simulator's trace digest knows of text(), hashed from the names it is made of
     /// (detail::text_hash), without composing it.
     std::uint64_t trace_hash() const;
-    /// trace_hash() of a callback described by `purpose` and `subject` (the locked `about`).
-    static std::uint64_t purpose_hash(const char* purpose, const FutureStateBase* subject);
+    /// trace_hash() of a callback described by `purpose` and a subject whose trace_hash() is
+    /// `subject_hash` (0: no subject).
+    static std::uint64_t purpose_hash(const char* purpose, std::uint64_t subject_hash);
     /// Names a callback the library scheduled (see `purpose`); returns the state.
     HandleState& describe_as(const char* what, std::weak_ptr<FutureStateBase> subject = {}) {
         purpose = what;

@@ -59,10 +59,9 @@ class TaskBase : public FutureStateBase {
     /// Kept from the first call (named_by_loop and made_by are set before that) until the next
     /// set_name().
     std::uint64_t trace_hash() const override;
-    /// Writes the trace name into `out` (cleared first) and returns its hash, keeping it.
-    std::uint64_t compose_trace_name(std::string& out) const;
-    /// True once trace_hash() is kept (until the next set_name()).
-    bool trace_hash_known() const noexcept { return trace_hash_ != 0; }
+    /// Keeps the hash (until the next set_name()).
+    std::uint64_t compose_trace_name(std::string& out) const override;
+    bool trace_hash_known() const noexcept override { return trace_hash_ != 0; }
     /// The context the task runs in (it keeps the task's state alive).
     Context context() const;
     std::string describe() const override;

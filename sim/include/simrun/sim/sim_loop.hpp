@@ -160,9 +160,10 @@ class SimLoop final : public EventLoop, private StepObserver {
     // StepObserver
     void before_callback(const detail::HandleState& handle) override;
     void before_task_step(const detail::TaskBase& task) override;
-    /// The trace name of `future` (a task's: "Task-3 (fetch() from main.cpp:42)"), composed
-    /// once while it stays in a small memo.
-    const std::string& trace_name_of(const detail::FutureStateBase& future);
+    struct NameMemo;
+    /// The trace name of `future` (a task's: "Task-3 (fetch() from main.cpp:42)") and its hash,
+    /// composed once while they stay in a small memo.
+    const NameMemo& memo_of(const detail::FutureStateBase& future);
     void after_callback() override;
     void on_log(LogLevel level, const std::string& message) override;
 
@@ -182,8 +183,7 @@ class SimLoop final : public EventLoop, private StepObserver {
         std::uint64_t hash = 0;
         std::string name;
     };
-    std::array<NameMemo, 256> name_memo_;  // see trace_name_of()
-    NameMemo& memo_slot(const detail::FutureStateBase& future) noexcept;
+    std::array<NameMemo, 256> name_memo_;  // see memo_of()
     std::shared_ptr<ChoiceSource> choices_;
     FakeSignals signals_;
     std::shared_ptr<FakeExecutor> executor_;
