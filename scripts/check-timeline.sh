@@ -31,17 +31,8 @@ fail() {
 
 simrun_ensure_packages cmake ninja-build g++ doctest-dev librapidcheck-dev chromium
 
-declare -a GEN_ARGS
-simrun_generator_args GEN_ARGS
 BUILD=$ROOT/build/timeline
-simrun_reset_stale_build_dir "$BUILD" "${GEN_ARGS[1]}" g++
-cmake -S "$ROOT" -B "$BUILD" "${GEN_ARGS[@]}" \
-    -DCMAKE_CXX_COMPILER=g++ \
-    -DCMAKE_BUILD_TYPE=Release \
-    -DSIMRUN_BUILD_TESTS=OFF \
-    -DSIMRUN_BUILD_EXAMPLES=ON \
-    -DSIMRUN_WARNINGS_AS_ERRORS=OFF >&2
-cmake --build "$BUILD" --target lost_update --parallel "${SIMRUN_JOBS:-2}" >&2
+simrun_build_examples "$BUILD" lost_update
 [[ -x $BUILD/examples/lost_update ]] ||
     fail "examples/lost_update was not built (are doctest and rapidcheck installed?)"
 

@@ -12,18 +12,8 @@ source "$ROOT/scripts/lib.sh"
 
 simrun_ensure_packages cmake ninja-build g++
 
-declare -a GEN_ARGS
-simrun_generator_args GEN_ARGS
 BUILD=$ROOT/build/demo
-
-simrun_reset_stale_build_dir "$BUILD" "${GEN_ARGS[1]}" g++
-cmake -S "$ROOT" -B "$BUILD" "${GEN_ARGS[@]}" \
-    -DCMAKE_CXX_COMPILER=g++ \
-    -DCMAKE_BUILD_TYPE=Release \
-    -DSIMRUN_BUILD_TESTS=OFF \
-    -DSIMRUN_BUILD_EXAMPLES=ON \
-    -DSIMRUN_WARNINGS_AS_ERRORS=OFF >&2
-cmake --build "$BUILD" --target worker_service_demo kv_sim_test --parallel "${SIMRUN_JOBS:-2}" >&2
+simrun_build_examples "$BUILD" worker_service_demo kv_sim_test
 
 status=0
 echo "=== Demo 1: worker_service_demo (a job service under seeded schedules and Ctrl-Cs) ==="

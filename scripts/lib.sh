@@ -64,3 +64,21 @@ simrun_reset_stale_build_dir() {
         rm -rf "$dir"
     fi
 }
+
+# simrun_build_examples DIR TARGET...
+#   Configures DIR as a g++ Release build of the library and its examples (no unit tests, warnings
+#   not errors: a user's build) and builds TARGET...; build output goes to stderr.
+simrun_build_examples() {
+    local dir=$1
+    shift
+    local -a gen_args
+    simrun_generator_args gen_args
+    simrun_reset_stale_build_dir "$dir" "${gen_args[1]}" g++
+    cmake -S "$ROOT" -B "$dir" "${gen_args[@]}" \
+        -DCMAKE_CXX_COMPILER=g++ \
+        -DCMAKE_BUILD_TYPE=Release \
+        -DSIMRUN_BUILD_TESTS=OFF \
+        -DSIMRUN_BUILD_EXAMPLES=ON \
+        -DSIMRUN_WARNINGS_AS_ERRORS=OFF >&2
+    cmake --build "$dir" --target "$@" --parallel "${SIMRUN_JOBS:-2}" >&2
+}
