@@ -160,9 +160,7 @@ TimerHandle EventLoop::call_later(Duration delay, std::function<void()> callback
 
 TimerHandle EventLoop::call_at(Duration when, std::function<void()> callback,
                                SourceLocation where) {
-    check_closed();
-    check_thread();
-    return schedule_timer(when, make_handle(std::move(callback), where, true));
+    return schedule_timer(when, make_handle(std::move(callback), where, true));  // it checks
 }
 
 TimerHandle EventLoop::schedule_timer(Duration when, std::shared_ptr<detail::HandleState> timer) {
