@@ -40,6 +40,11 @@ Coro<int> await_future(Future<int> future) {
     co_return co_await future;
 }
 
+Coro<void> await_and_record(Future<int> future, Events* events, std::string name) {
+    co_await future;
+    events->push_back(std::move(name));
+}
+
 Coro<std::string> await_and_describe_cancel(Future<int> future) {
     try {
         co_await future;
@@ -165,6 +170,26 @@ LOOP_TEST_CASE("Future: cancel() cancels a pending future once, with its message
     CHECK(events.empty());
     s.loop.run_until_complete(yield_twice());
     CHECK(joined(events) == joined({"callback"}));
+}
+
+LOOP_TEST_CASE("Future: waiting tasks and done callbacks are woken in the order they came") {
+    // asyncio 3.13 prints ['callback 1', 'task A', 'callback 2', 'task B', 'task C', 'callback 3'].
+    TestLoop<LoopKind> s;
+    Events events;
+    auto future = s.loop.template create_future<int>();
+    future.add_done_callback([&events] { events.push_back("callback 1"); });
+    auto a = s.loop.create_task(await_and_record(future, &events, "task A"));
+    s.loop.run_until_complete(yield_twice());
+    future.add_done_callback([&events] { events.push_back("callback 2"); });
+    auto b = s.loop.create_task(await_and_record(future, &events, "task B"));
+    auto c = s.loop.create_task(await_and_record(future, &events, "task C"));
+    s.loop.run_until_complete(yield_twice());
+    future.add_done_callback([&events] { events.push_back("callback 3"); });
+    future.set_result(1);
+    s.loop.run_until_complete(yield_twice());
+    CHECK(joined(events) ==
+          joined({"callback 1", "task A", "callback 2", "task B", "task C", "callback 3"}));
+    CHECK((a.done() && b.done() && c.done()));
 }
 
 LOOP_TEST_CASE("Future: a task awaiting a future gets its value or its exception") {

@@ -78,7 +78,7 @@ bool EventLoop::post_through_anchor(const std::shared_ptr<detail::LoopAnchor>& a
 std::shared_ptr<detail::HandleState> EventLoop::make_io_handle(std::function<void()> callback,
                                                                std::string label) {
     auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
-    handle->label = std::move(label);
+    detail::set_text(handle->label, std::move(label));
     return handle;
 }
 
@@ -147,7 +147,7 @@ detail::HandleState& EventLoop::call_soon_in_context(
     check_thread();
     auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
     handle->context = std::move(context);
-    handle->label = std::move(label);
+    detail::set_text(handle->label, std::move(label));
     detail::HandleState& queued = *handle;
     ready_.push_back(ReadyItem{std::move(handle)});
     return queued;
@@ -197,7 +197,7 @@ Handle EventLoop::call_soon_threadsafe(std::function<void()> callback, SourceLoc
 
 bool EventLoop::post_if_open(std::function<void()> callback, std::string label) {
     auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
-    handle->label = std::move(label);
+    detail::set_text(handle->label, std::move(label));
     if (thread_id_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {  // as above
         if (closed_)
             return false;
@@ -753,8 +753,8 @@ void EventLoop::add_signal_handler(int signum, std::function<void()> callback) {
         throw ValueError("add_signal_handler() needs a callback");
     signals().install(signum, [this, signum, callback] {
         if (!closed_)
-            call_soon(callback).state()->label =
-                "signal handler for " + detail::signal_text(signum);
+            detail::set_text(call_soon(callback).state()->label,
+                             "signal handler for " + detail::signal_text(signum));
     });
     loop_signal_handlers_[signum] = std::move(callback);  // only once installed
 }

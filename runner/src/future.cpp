@@ -13,7 +13,9 @@ namespace simrun::detail {
 FutureStateBase::FutureStateBase(EventLoop& loop, SourceLocation created_at)
     : anchor_(loop.anchor()), created_at_(created_at) {}
 
-FutureStateBase::~FutureStateBase() = default;
+FutureStateBase::~FutureStateBase() {
+    unlink_all(first_waiter_);  // none are left in practice: a waiting task holds its future
+}
 
 EventLoop& FutureStateBase::loop() const {
     if (anchor_->loop == nullptr)
@@ -78,24 +80,45 @@ std::uint64_t FutureStateBase::add_done_callback(std::function<void()> callback,
             .call_soon_in_context(std::move(callback), std::move(context), {})
             .describe_as(purpose, weak_from_this());
     } else {
-        callbacks_.push_back(
-            DoneCallback{id, std::move(callback), std::move(context), {}, purpose});
+        callbacks_.push_back(DoneCallback{id, std::move(callback), std::move(context), purpose});
     }
     return id;
 }
 
-void FutureStateBase::add_waiter(std::weak_ptr<TaskBase> waiter) {
-    callbacks_.push_back(DoneCallback{next_callback_id_++, {}, {}, std::move(waiter)});
+void FutureStateBase::add_waiter(TaskBase& waiter) noexcept {
+    WaiterLink& link = waiter.waiter_link;
+    link.order = next_callback_id_++;
+    link.previous = last_waiter_;
+    link.next = nullptr;
+    if (last_waiter_ != nullptr)
+        last_waiter_->waiter_link.next = &waiter;
+    else
+        first_waiter_ = &waiter;
+    last_waiter_ = &waiter;
 }
 
 std::size_t FutureStateBase::remove_done_callback(std::uint64_t id) {
     return std::erase_if(callbacks_, [id](const DoneCallback& c) { return c.id == id; });
 }
 
-void FutureStateBase::remove_waiter(const TaskBase& waiter) noexcept {
-    std::erase_if(callbacks_, [&waiter](const DoneCallback& c) {
-        return !c.callback && c.waiter.lock().get() == &waiter;
-    });
+void FutureStateBase::remove_waiter(TaskBase& waiter) noexcept {
+    WaiterLink& link = waiter.waiter_link;
+    if (link.order == 0)
+        return;  // not waiting (woken already)
+    (link.previous != nullptr ? link.previous->waiter_link.next : first_waiter_) = link.next;
+    (link.next != nullptr ? link.next->waiter_link.previous : last_waiter_) = link.previous;
+    link = WaiterLink{};
+}
+
+void FutureStateBase::unlink_all(TaskBase* first) noexcept {
+    while (first != nullptr)
+        first = std::exchange(first->waiter_link, WaiterLink{}).next;
+}
+
+void FutureStateBase::clear_done_callbacks() noexcept {
+    callbacks_.clear();
+    last_waiter_ = nullptr;
+    unlink_all(std::exchange(first_waiter_, nullptr));
 }
 
 void FutureStateBase::finish() {
@@ -112,16 +135,33 @@ void FutureStateBase::finish_cancelled(std::string message) {
 void FutureStateBase::schedule_callbacks() {
     auto callbacks = std::move(callbacks_);
     callbacks_.clear();
+    TaskBase* waiter = std::exchange(first_waiter_, nullptr);
+    last_waiter_ = nullptr;
     EventLoop* loop = anchor_->loop;
-    if (loop == nullptr || loop->is_closed())
+    if (loop == nullptr || loop->is_closed()) {
+        unlink_all(waiter);
         return;  // nobody can run them any more
-    for (DoneCallback& entry : callbacks) {
-        if (entry.callback) {
-            loop->call_soon_in_context(std::move(entry.callback), std::move(entry.context), {})
-                .describe_as(entry.purpose, weak_from_this());
-        } else if (auto task = entry.waiter.lock()) {
-            loop->schedule_task_step(std::move(task), true);
+    }
+    // Callbacks and waiters are scheduled in the order they were added (ids and orders).
+    try {
+        auto callback = callbacks.begin();
+        while (waiter != nullptr || callback != callbacks.end()) {
+            if (waiter != nullptr &&
+                (callback == callbacks.end() || waiter->waiter_link.order < callback->id)) {
+                TaskBase* task = waiter;
+                waiter = std::exchange(task->waiter_link, WaiterLink{}).next;
+                if (const auto& self = task->self_reference())
+                    loop->schedule_task_step(self, true);
+            } else {
+                loop->call_soon_in_context(std::move(callback->callback),
+                                           std::move(callback->context), {})
+                    .describe_as(callback->purpose, weak_from_this());
+                ++callback;
+            }
         }
+    } catch (...) {  // out of memory: the waiters not scheduled must not point into the list
+        unlink_all(waiter);
+        throw;
     }
 }
 
@@ -149,8 +189,8 @@ std::uint64_t FutureStateBase::compose_trace_name(std::string& out) const {
 
 std::string FutureStateBase::describe() const {
     std::string text = std::string("<") + kind() + " " + status_text();
-    if (!label_.empty())
-        text += " " + label_;
+    if (const std::string_view label = this->label(); !label.empty())
+        text.append(" ").append(label);
     if (status_ == Status::finished && exception_)
         text += " exception=" + describe_exception(exception_);
     EventLoop* loop = anchor_->loop;
@@ -163,7 +203,7 @@ std::string FutureStateBase::describe() const {
 FutureSnapshot FutureStateBase::snapshot() const {
     FutureSnapshot copy;
     copy.kind = kind();
-    copy.label = label_;
+    copy.label = std::string(label());
     switch (status_) {
         case Status::pending:
             copy.state = FutureSnapshot::State::pending;

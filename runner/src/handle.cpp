@@ -50,8 +50,8 @@ void HandleState::append_text(std::string& out) const {
             out += ' ';
             subject->append_trace_name(out);
         }
-    } else if (!label.empty()) {
-        out += label;
+    } else if (label) {
+        out += *label;
     } else {
         char line[16];
         auto end = std::to_chars(line, line + sizeof line, created_at.line).ptr;
@@ -68,8 +68,8 @@ std::uint64_t HandleState::trace_hash() const {
         const auto subject = about.lock();
         return purpose_hash(purpose, subject ? subject->trace_hash() : 0);
     }
-    if (!label.empty())
-        return text_hash(label);
+    if (label)
+        return text_hash(*label);
     return hash_combine(site_file(created_at).hash, created_at.line);
 }
 }  // namespace detail

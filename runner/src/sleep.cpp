@@ -40,7 +40,7 @@ Coro<void> sleep(Duration delay) {
     // The future and its timer in one allocation; the timer's callback needs no reference to
     // the future it is part of.
     auto state = std::make_shared<SleepFuture>(loop, SourceLocation::current());
-    state->set_label("sleep");
+    state->set_static_label("sleep");
     state->timer.callback = [future = state.get()] {
         if (!future->done())
             future->set_result();

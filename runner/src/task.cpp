@@ -57,8 +57,6 @@ TaskBase::TaskBase(EventLoop& loop, const Context* context, std::string name,
     } else {
         own_context_.vars = current_context_data().vars;
     }
-    set_label(name_);  // what reports and traces call the task: "awaits Task-2", "done callback of
-                       // Task-2"
 }
 
 Context TaskBase::context() const {
@@ -67,7 +65,10 @@ Context TaskBase::context() const {
     return Context::sharing(shared_from_this(), const_cast<ContextData&>(own_context_));
 }
 
-TaskBase::~TaskBase() = default;
+TaskBase::~TaskBase() {
+    if (waiting_on_)
+        waiting_on_->remove_waiter(*this);
+}
 
 void TaskBase::append_trace_name(std::string& text) const {
     text += name_;
@@ -192,7 +193,7 @@ void TaskBase::wait_on(FutureStateBase& future, std::coroutine_handle<> at) {
     }
     waiting_on_ = future.shared_from_this();
     resume_at_ = at;
-    future.add_waiter(keep_alive_);
+    future.add_waiter(*this);
     if (must_cancel_ && waiting_on_->cancel(text_or_empty(pending_cancel_message_)))
         must_cancel_ = false;
 }
@@ -327,7 +328,7 @@ std::string TaskBase::awaiting() const {
         return "a yield";
     if (waiting_on_) {
         if (!waiting_on_->label().empty())
-            return waiting_on_->label();
+            return std::string(waiting_on_->label());
         return waiting_on_->describe();
     }
     return "nothing";

@@ -10,11 +10,13 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
 #include "simrun/context.hpp"
+#include "simrun/detail/rare_text.hpp"
 #include "simrun/exceptions.hpp"
 #include "simrun/future_snapshot.hpp"
 #include "simrun/source_location.hpp"
@@ -27,6 +29,16 @@ namespace detail {
 
 class TaskBase;
 
+/// A task's place in the list of tasks waiting on one future (a task waits on at most one at a
+/// time, so the links live in the task and waiting allocates nothing).
+struct WaiterLink {
+    TaskBase* previous = nullptr;
+    TaskBase* next = nullptr;
+    /// The position among the future's callbacks (their ids), so that waiters and done
+    /// callbacks are scheduled in the order they were added; 0 while not linked.
+    std::uint64_t order = 0;
+};
+
 /// Lets objects that may outlive their loop find out whether it still exists. `loop` is read
 /// without locking on the loop's own thread; other threads (executor workers) read it only
 /// under `mutex`, which the loop's destructor holds while it clears the pointer.
@@ -35,22 +47,6 @@ struct LoopAnchor {
     EventLoop* loop;
     std::mutex mutex;
 };
-
-/// `*text`, or "" for null (for strings kept out of line because they are seldom set).
-inline const std::string& text_or_empty(const std::unique_ptr<std::string>& text) noexcept {
-    static const std::string empty;
-    return text ? *text : empty;
-}
-/// Sets an out-of-line string; an empty one is not allocated.
-inline void set_text(std::unique_ptr<std::string>& slot, std::string text) {
-    if (text.empty()) {
-        slot.reset();
-    } else if (slot) {
-        *slot = std::move(text);
-    } else {
-        slot = std::make_unique<std::string>(std::move(text));
-    }
-}
 
 /// The non-typed part of every future and task: status, exception, callbacks.
 class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
@@ -95,29 +91,45 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
     /// library's own callbacks say what they are for ("gather() sees the end of").
     std::uint64_t add_done_callback(std::function<void()> callback,
                                     const char* purpose = "done callback of");
-    /// Wakes `waiter` (runs its next step) once the future is done.
-    void add_waiter(std::weak_ptr<TaskBase> waiter);
+    /// Wakes `waiter` (runs its next step) once the future is done. The task is linked into
+    /// this future's list through its WaiterLink: no allocation.
+    void add_waiter(TaskBase& waiter) noexcept;
     /// Forgets `waiter` (a task woken by other means, before this future is done).
-    void remove_waiter(const TaskBase& waiter) noexcept;
+    void remove_waiter(TaskBase& waiter) noexcept;
     /// Removes a callback that was not scheduled yet; returns how many were removed.
     std::size_t remove_done_callback(std::uint64_t id);
-    /// Drops every callback not scheduled yet (the loop closed: they can never run).
-    void clear_done_callbacks() noexcept { callbacks_.clear(); }
+    /// Drops every callback and waiter not scheduled yet (the loop closed: they can never run).
+    void clear_done_callbacks() noexcept;
 
     /// The CancelledError this future's cancellation carries.
     CancelledError make_cancelled_error() const { return CancelledError(cancel_message()); }
     const std::string& cancel_message() const noexcept { return text_or_empty(cancel_message_); }
 
-    /// A label naming what this future stands for in reports ("sleep 5s", "Event.wait").
-    const std::string& label() const noexcept { return label_; }
-    void set_label(std::string label) { label_ = std::move(label); }
+    /// A label naming what this future stands for in reports ("sleep 5s", "Event.wait"); a
+    /// task's is its name.
+    virtual std::string_view label() const noexcept {
+        return label_ ? std::string_view(*label_) : std::string_view(static_label_);
+    }
+    void set_label(std::string label) {
+        static_label_ = "";
+        set_text(label_, std::move(label));
+    }
+    /// set_label() with a text of static storage, which is not copied (futures made by the
+    /// million, as a sleep's).
+    void set_static_label(const char* label) noexcept {
+        label_.reset();
+        static_label_ = label != nullptr ? label : "";
+    }
     SourceLocation created_at() const noexcept { return created_at_; }
 
     /// "<Future pending>", "<Future finished exception=...>", as asyncio's repr.
     virtual std::string describe() const;
     /// What traces call this future: its label, else kind(); a task's name (with, for a name
     /// the loop gave, the coroutine and where the task was created).
-    virtual std::string trace_name() const { return label_.empty() ? kind() : label_; }
+    virtual std::string trace_name() const {
+        const std::string_view text = label();
+        return text.empty() ? std::string(kind()) : std::string(text);
+    }
     /// Appends trace_name() to `out`.
     virtual void append_trace_name(std::string& out) const { out += trace_name(); }
     /// detail::text_hash(trace_name()) (a task keeps it: its trace name does not change).
@@ -155,15 +167,19 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
         std::uint64_t id;
         std::function<void()> callback;
         std::shared_ptr<const ContextMap> context;
-        std::weak_ptr<TaskBase> waiter;  // set instead of callback for a task's wake-up
-        const char* purpose = nullptr;   // see add_done_callback()
+        const char* purpose = nullptr;  // see add_done_callback()
     };
     void schedule_callbacks();
+    /// Clears the links of `first` and of the waiters after it.
+    static void unlink_all(TaskBase* first) noexcept;
 
     std::shared_ptr<LoopAnchor> anchor_;
     std::vector<DoneCallback> callbacks_;
+    TaskBase* first_waiter_ = nullptr;  // tasks waiting on this future, in the order they came
+    TaskBase* last_waiter_ = nullptr;
     std::unique_ptr<std::string> cancel_message_;  // null: none (most futures are not cancelled)
-    std::string label_;
+    std::unique_ptr<std::string> label_;           // null: static_label_ (often none)
+    const char* static_label_ = "";
     SourceLocation created_at_;
     std::uint64_t next_callback_id_ = 1;
     Status status_ = Status::pending;
@@ -201,20 +217,23 @@ class FutureState : public FutureStateBase, public ValueSlot<T> {
 
     /// Replaces cancel() of a pending future (gather() cancels its children instead).
     void set_cancel_hook(std::function<bool(const std::string&)> hook) {
-        cancel_hook_ = std::move(hook);
+        if (hook)
+            cancel_hook_ = std::make_unique<CancelHook>(std::move(hook));
+        else
+            cancel_hook_.reset();
     }
-    void clear_cancel_hook() noexcept { cancel_hook_ = nullptr; }
     bool cancel(std::string message) override {
         if (cancel_hook_ && !done()) {
             check_thread();
             mark_retrieved();
-            return cancel_hook_(message);
+            return (*cancel_hook_)(message);
         }
         return FutureStateBase::cancel(std::move(message));
     }
 
   private:
-    std::function<bool(const std::string&)> cancel_hook_;
+    using CancelHook = std::function<bool(const std::string&)>;
+    std::unique_ptr<CancelHook> cancel_hook_;  // out of line: few futures have one
 };
 
 /// The current task of the calling thread suspends until `future` is done, to resume at `at`.

@@ -9,6 +9,7 @@
 
 #include "simrun/clock.hpp"
 #include "simrun/context.hpp"
+#include "simrun/detail/rare_text.hpp"
 #include "simrun/source_location.hpp"
 
 namespace simrun {
@@ -34,7 +35,7 @@ struct HandleState {
     // when someone asks (text()), so that scheduling stays cheap.
     const char* purpose = nullptr;
     std::weak_ptr<FutureStateBase> about;
-    std::string label;  // a built label, for callbacks that are not on a hot path
+    std::unique_ptr<std::string> label;  // a built label, for callbacks off the hot paths
     EventLoop* loop = nullptr;
     SourceLocation created_at;
 

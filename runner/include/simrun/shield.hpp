@@ -32,8 +32,8 @@ namespace detail {
 template <class T, bool Own, class InnerState>
 Future<T> shield_pending(std::shared_ptr<InnerState> inner) {
     Future<T> outer = inner->loop().template create_future<T>();
-    outer.set_label("shield of " +
-                    (inner->label().empty() ? std::string(inner->kind()) : inner->label()));
+    outer.set_label("shield of " + (inner->label().empty() ? std::string(inner->kind())
+                                                           : std::string(inner->label())));
     // No reference cycle: the outer's callback holds the inner until the outer is done (so the
     // inner lives while somebody awaits the outer); the inner's callback holds both weakly.
     std::uint64_t id = inner->add_done_callback(

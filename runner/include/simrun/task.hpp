@@ -44,9 +44,10 @@ class TaskBase : public FutureStateBase {
     void set_name(std::string name) {
         name_ = std::move(name);
         named_by_loop = false;
-        set_label(name_);
         trace_hash_ = 0;
     }
+    /// The name: what reports and traces call the task ("awaits Task-2").
+    std::string_view label() const noexcept override { return name_; }
     /// The name, and for a name the loop gave ("Task-3") what the task runs and where it was
     /// created: "Task-3 (worker() from main.cpp:42)" ("Task-3 (main.cpp:42)" for a lambda;
     /// "Task-5 (fetch() in gather())" for a task the library made, see made_by).
@@ -102,6 +103,10 @@ class TaskBase : public FutureStateBase {
     /// Intrusive list of the loop's pending tasks, in creation order.
     TaskBase* previous_pending = nullptr;
     TaskBase* next_pending = nullptr;
+    /// The task's place among the waiters of the future it awaits (FutureStateBase::add_waiter).
+    WaiterLink waiter_link;
+    /// The reference a pending task holds to itself (null once done): what wakes it.
+    const std::shared_ptr<TaskBase>& self_reference() const noexcept { return keep_alive_; }
 
   protected:
     /// The top coroutine frame (null once destroyed) and its promise.
