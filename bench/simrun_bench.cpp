@@ -1,6 +1,6 @@
 // simrun's benchmarks (Google Benchmark). Every workload of common/workloads.hpp is written once,
 // as a function of a loop factory, and registered for each loop: "<workload>/sim" for the
-// simulator and "<workload>/epoll" for the real loop (when <simrun/epoll_loop.hpp> exists).
+// simulator and "<workload>/epoll" for the real loop (when <simrun/epoll/epoll_loop.hpp> exists).
 //
 //   simrun_bench [Google Benchmark flags]         the timed workloads
 //   simrun_bench --sleepers=N --loop=sim|epoll    one run of the sleepers workload, one JSON line
@@ -45,8 +45,8 @@
 #include "generators.hpp"
 #include "program.hpp"
 
-#if __has_include(<simrun/epoll_loop.hpp>)
-#include <simrun/epoll_loop.hpp>
+#if __has_include(<simrun/epoll/epoll_loop.hpp>)
+#include <simrun/epoll/epoll_loop.hpp>
 #define SIMRUN_BENCH_HAS_EPOLL 1
 #else
 #define SIMRUN_BENCH_HAS_EPOLL 0

@@ -57,7 +57,10 @@ endfunction()
 # simrun_add_library(<name> DIR <dir> EXPORT_NAME <export> [LINK <libs>...])
 #   Library from <dir>/include/**.hpp (public, installed as-is under the include
 #   dir) and <dir>/src/**.cpp. Adds alias simrun::<export>. If <dir>/src has no
-#   .cpp files yet, the library is header-only (INTERFACE) instead.
+#   .cpp files yet, the library is header-only (INTERFACE) instead. Both globs recurse: headers
+#   and sources in subfolders (runner/include/simrun/core/, runner/src/epoll/, ...) are part of
+#   the library, and headers install under the same subfolders. Only <dir>/include and <dir>/src
+#   are searched, so a library nested in <dir> (sim/testing/ in sim/) stays a library of its own.
 function(simrun_add_library name)
     cmake_parse_arguments(PARSE_ARGV 1 ARG "" "DIR;EXPORT_NAME" "LINK")
     file(GLOB_RECURSE headers CONFIGURE_DEPENDS

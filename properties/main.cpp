@@ -7,7 +7,7 @@
 
 #include <doctest/doctest.h>
 
-#include <simrun/event_loop.hpp>
+#include <simrun/core/event_loop.hpp>
 
 namespace props {
 std::string digests_of_fixed_programs(int count);

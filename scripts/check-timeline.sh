@@ -9,7 +9,7 @@
 #    alice, bob, bank, callbacks and the loop in the page's table of tracks;
 # 4. takes the screenshot docs/images/timeline.png (1400x800) of the page.
 # Exit status 1, with the reason, if a step fails. Not part of scripts/test.sh (it needs a
-# browser); run it after changing testing/src/html_timeline.cpp or timeline_page.hpp.
+# browser); run it after changing sim/testing/src/html_timeline.cpp or timeline_page.hpp.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -15,13 +15,13 @@
 #include <thread>
 #include <vector>
 
-#include <simrun/thread_pool.hpp>
-#include <simrun/to_thread.hpp>
+#include <simrun/core/to_thread.hpp>
+#include <simrun/epoll/thread_pool.hpp>
 
 #include "support.hpp"
 
-#if __has_include(<simrun/epoll_loop.hpp>)
-#include <simrun/epoll_loop.hpp>
+#if __has_include(<simrun/epoll/epoll_loop.hpp>)
+#include <simrun/epoll/epoll_loop.hpp>
 #define SIMRUN_TEST_HAS_EPOLL_LOOP 1
 #else
 #define SIMRUN_TEST_HAS_EPOLL_LOOP 0

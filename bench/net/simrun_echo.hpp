@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include <simrun/event_loop.hpp>
+#include <simrun/core/event_loop.hpp>
 
 #include "common/echo.hpp"
 

@@ -30,7 +30,7 @@
 #include <utility>
 #include <vector>
 
-#include <simrun/epoll_loop.hpp>
+#include <simrun/epoll/epoll_loop.hpp>
 #include <simrun/simrun.hpp>
 
 #ifndef SIMRUN_BENCH_SIM_NETWORK

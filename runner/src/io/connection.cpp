@@ -3,8 +3,8 @@
 #include <exception>
 #include <vector>
 
-#include "simrun/event_loop.hpp"
-#include "simrun/exceptions.hpp"
+#include "simrun/core/event_loop.hpp"
+#include "simrun/core/exceptions.hpp"
 #include "simrun/io/detail/network_access.hpp"
 #include "simrun/io/detail/socket_transport.hpp"
 

@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "simrun/exceptions.hpp"
+#include "simrun/core/exceptions.hpp"
 
 #include "epoll_network.hpp"
 

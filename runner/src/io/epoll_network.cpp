@@ -6,7 +6,7 @@
 
 #include <cerrno>
 
-#include "simrun/exceptions.hpp"
+#include "simrun/core/exceptions.hpp"
 
 namespace simrun::io::detail {
 

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-#include "simrun/event_loop.hpp"
+#include "simrun/core/event_loop.hpp"
 #include "simrun/io/network.hpp"
 
 namespace simrun::io::detail {

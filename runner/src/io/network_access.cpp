@@ -1,6 +1,6 @@
 #include "simrun/io/detail/network_access.hpp"
 
-#include "simrun/event_loop.hpp"
+#include "simrun/core/event_loop.hpp"
 
 namespace simrun::io::detail {
 

@@ -6,7 +6,7 @@
 #include <exception>
 #include <string>
 
-#include "simrun/exceptions.hpp"
+#include "simrun/core/exceptions.hpp"
 
 namespace simrun::io::detail {
 

@@ -7,11 +7,11 @@
 #include <exception>
 #include <utility>
 
-#include "simrun/event_loop.hpp"
-#include "simrun/exceptions.hpp"
+#include "simrun/core/event_loop.hpp"
+#include "simrun/core/exceptions.hpp"
+#include "simrun/core/sleep.hpp"
 #include "simrun/io/detail/network_access.hpp"
 #include "simrun/io/detail/socket_transport.hpp"
-#include "simrun/sleep.hpp"
 
 #include "os_error_text.hpp"
 

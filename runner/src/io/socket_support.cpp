@@ -8,7 +8,7 @@
 #include <cstring>
 #include <system_error>
 
-#include "simrun/exceptions.hpp"
+#include "simrun/core/exceptions.hpp"
 
 #include "epoll_network.hpp"
 

@@ -3,8 +3,8 @@
 #include <cerrno>
 #include <utility>
 
-#include "simrun/event_loop.hpp"
-#include "simrun/exceptions.hpp"
+#include "simrun/core/event_loop.hpp"
+#include "simrun/core/exceptions.hpp"
 
 namespace simrun::io::detail {
 

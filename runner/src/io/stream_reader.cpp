@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <utility>
 
-#include "simrun/event_loop.hpp"
-#include "simrun/exceptions.hpp"
-#include "simrun/future.hpp"
+#include "simrun/core/event_loop.hpp"
+#include "simrun/core/exceptions.hpp"
+#include "simrun/core/future.hpp"
 #include "simrun/io/transport.hpp"
 
 namespace simrun {

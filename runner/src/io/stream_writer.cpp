@@ -2,9 +2,9 @@
 
 #include <utility>
 
-#include "simrun/exceptions.hpp"
+#include "simrun/core/exceptions.hpp"
+#include "simrun/core/sleep.hpp"
 #include "simrun/io/detail/stream_protocol.hpp"
-#include "simrun/sleep.hpp"
 
 namespace simrun {
 

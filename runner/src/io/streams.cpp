@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "simrun/event_loop.hpp"
-#include "simrun/exceptions.hpp"
+#include "simrun/core/event_loop.hpp"
+#include "simrun/core/exceptions.hpp"
 #include "simrun/io/detail/stream_protocol.hpp"
 
 namespace simrun {

@@ -3,7 +3,7 @@
 #include <exception>
 #include <optional>
 
-#include "simrun/exceptions.hpp"
+#include "simrun/core/exceptions.hpp"
 #include "simrun/sync/condition.hpp"
 
 #include "waiters.hpp"

@@ -2,7 +2,7 @@
 
 #include <exception>
 
-#include "simrun/event_loop.hpp"
+#include "simrun/core/event_loop.hpp"
 
 #include "lock_core.hpp"
 

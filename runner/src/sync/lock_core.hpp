@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "simrun/coro.hpp"
+#include "simrun/core/coro.hpp"
 #include "simrun/sync/detail/loop_binding.hpp"
 
 #include "waiters.hpp"

@@ -1,6 +1,6 @@
 #include "simrun/sync/detail/loop_binding.hpp"
 
-#include "simrun/event_loop.hpp"
+#include "simrun/core/event_loop.hpp"
 
 namespace simrun::detail {
 

@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <cstdio>
 
-#include "simrun/event_loop.hpp"
-#include "simrun/exceptions.hpp"
+#include "simrun/core/event_loop.hpp"
+#include "simrun/core/exceptions.hpp"
 #include "simrun/sync/detail/queue_core.hpp"
 
 namespace simrun::detail {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <exception>
 
-#include "simrun/event_loop.hpp"
-#include "simrun/exception_context.hpp"
+#include "simrun/core/event_loop.hpp"
+#include "simrun/core/exception_context.hpp"
 #include "simrun/sync/detail/loop_binding.hpp"
 
 #include "waiters.hpp"

@@ -8,9 +8,9 @@
 #include <string>
 #include <utility>
 
-#include "simrun/event_loop.hpp"
-#include "simrun/exception_context.hpp"
-#include "simrun/future.hpp"
+#include "simrun/core/event_loop.hpp"
+#include "simrun/core/exception_context.hpp"
+#include "simrun/core/future.hpp"
 
 namespace simrun::detail {
 

@@ -13,10 +13,10 @@
 #include <utility>
 #include <vector>
 
-#include "simrun/future.hpp"
-#include "simrun/handle.hpp"
+#include "simrun/core/future.hpp"
+#include "simrun/core/handle.hpp"
+#include "simrun/sim/loop/sim_loop.hpp"
 #include "simrun/sim/network/sim_network.hpp"
-#include "simrun/sim/sim_loop.hpp"
 
 namespace simrun::sim::net_detail {
 

@@ -6,8 +6,8 @@
 #include <set>
 #include <utility>
 
-#include "simrun/exceptions.hpp"
-#include "simrun/sim/trace.hpp"
+#include "simrun/core/exceptions.hpp"
+#include "simrun/sim/loop/trace.hpp"
 
 namespace simrun::sim {
 

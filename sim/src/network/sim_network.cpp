@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "simrun/sleep.hpp"
+#include "simrun/core/sleep.hpp"
 
 #include "core.hpp"
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <utility>
 
-#include "simrun/coro.hpp"
+#include "simrun/core/coro.hpp"
 #include "simrun/io/address.hpp"
 #include "simrun/io/transport.hpp"
 

@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "simrun/coro.hpp"
+#include "simrun/core/coro.hpp"
 #include "simrun/io/address.hpp"
 
 namespace simrun::io {

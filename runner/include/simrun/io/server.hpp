@@ -15,9 +15,9 @@
 #include <string>
 #include <vector>
 
-#include "simrun/coro.hpp"
-#include "simrun/future.hpp"
-#include "simrun/handle.hpp"
+#include "simrun/core/coro.hpp"
+#include "simrun/core/future.hpp"
+#include "simrun/core/handle.hpp"
 #include "simrun/io/address.hpp"
 #include "simrun/io/network.hpp"
 #include "simrun/io/transport.hpp"

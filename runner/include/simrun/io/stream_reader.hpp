@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include "simrun/async_gen.hpp"
-#include "simrun/coro.hpp"
+#include "simrun/core/async_gen.hpp"
+#include "simrun/core/coro.hpp"
 
 namespace simrun {
 

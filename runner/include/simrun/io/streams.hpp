@@ -22,7 +22,7 @@
 #include <utility>
 #include <vector>
 
-#include "simrun/coro.hpp"
+#include "simrun/core/coro.hpp"
 #include "simrun/io/address.hpp"
 #include "simrun/io/connection.hpp"
 #include "simrun/io/server.hpp"

@@ -11,7 +11,7 @@
 #include <memory>
 #include <string>
 
-#include "simrun/coro.hpp"
+#include "simrun/core/coro.hpp"
 
 namespace simrun {
 

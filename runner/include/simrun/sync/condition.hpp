@@ -13,7 +13,7 @@
 #include <string>
 #include <type_traits>
 
-#include "simrun/coro.hpp"
+#include "simrun/core/coro.hpp"
 #include "simrun/sync/lock.hpp"
 
 namespace simrun {

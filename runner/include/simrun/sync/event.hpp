@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "simrun/coro.hpp"
+#include "simrun/core/coro.hpp"
 
 namespace simrun {
 

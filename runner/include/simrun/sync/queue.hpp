@@ -34,8 +34,8 @@
 #include <string>
 #include <utility>
 
-#include "simrun/coro.hpp"
-#include "simrun/exceptions.hpp"
+#include "simrun/core/coro.hpp"
+#include "simrun/core/exceptions.hpp"
 #include "simrun/sync/detail/queue_core.hpp"
 #include "simrun/sync/detail/queue_items.hpp"
 

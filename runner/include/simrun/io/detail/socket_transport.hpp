@@ -14,7 +14,7 @@
 #include <string_view>
 #include <vector>
 
-#include "simrun/future.hpp"
+#include "simrun/core/future.hpp"
 #include "simrun/io/network.hpp"
 #include "simrun/io/transport.hpp"
 

@@ -9,8 +9,8 @@
 #include <string>
 #include <string_view>
 
-#include "simrun/coro.hpp"
-#include "simrun/future.hpp"
+#include "simrun/core/coro.hpp"
+#include "simrun/core/future.hpp"
 #include "simrun/io/stream_reader.hpp"
 #include "simrun/io/stream_writer.hpp"
 #include "simrun/io/streams.hpp"

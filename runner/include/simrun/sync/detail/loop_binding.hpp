@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "simrun/future.hpp"
+#include "simrun/core/future.hpp"
 
 namespace simrun::detail {
 

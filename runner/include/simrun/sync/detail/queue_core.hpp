@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "simrun/coro.hpp"
-#include "simrun/future.hpp"
+#include "simrun/core/coro.hpp"
+#include "simrun/core/future.hpp"
 #include "simrun/sync/detail/loop_binding.hpp"
 
 namespace simrun::detail {

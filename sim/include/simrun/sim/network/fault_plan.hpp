@@ -9,8 +9,8 @@
 #include <string>
 #include <vector>
 
-#include "simrun/clock.hpp"
-#include "simrun/sim/choice_source.hpp"
+#include "simrun/core/clock.hpp"
+#include "simrun/sim/loop/choice_source.hpp"
 
 namespace simrun::sim {
 

@@ -25,11 +25,11 @@
 #include <string>
 #include <vector>
 
-#include "simrun/context.hpp"
-#include "simrun/event_loop.hpp"
+#include "simrun/core/context.hpp"
+#include "simrun/core/event_loop.hpp"
+#include "simrun/core/task.hpp"
 #include "simrun/io/network.hpp"
 #include "simrun/sim/network/fault_plan.hpp"
-#include "simrun/task.hpp"
 
 namespace simrun::sim {
 

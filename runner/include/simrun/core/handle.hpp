@@ -1,0 +1,94 @@
+#pragma once
+// Handles returned by call_soon / call_later / call_at: they let the caller cancel the callback
+// before it runs.
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "simrun/core/clock.hpp"
+#include "simrun/core/context.hpp"
+#include "simrun/core/detail/rare_text.hpp"
+#include "simrun/core/source_location.hpp"
+
+namespace simrun {
+
+class EventLoop;
+
+namespace detail {
+
+class TaskBase;
+class FutureStateBase;
+
+/// One scheduled callback. Shared by the loop's queues and the user's Handle.
+struct HandleState {
+    std::function<void()> callback;
+    std::atomic<bool> cancelled{false};
+    bool is_timer = false;
+    bool in_heap = false;                       // timers: waiting in the loop's timer heap
+    Duration when{};                            // deadline, timers only
+    std::uint64_t sequence = 0;                 // timers: tie-break among equal deadlines
+    std::shared_ptr<const ContextMap> context;  // null: run in the loop's current context
+    // What a callback the library schedules is for, in the user's words: a fixed text ("sleep
+    // wake-up of"), followed by the trace name of `about` when set ("worker-1"). Composed only
+    // when someone asks (text()), so that scheduling stays cheap.
+    const char* purpose = nullptr;
+    std::weak_ptr<FutureStateBase> about;
+    std::unique_ptr<std::string> label;  // a built label, for callbacks off the hot paths
+    EventLoop* loop = nullptr;
+    SourceLocation created_at;
+
+    /// What traces and reports call this callback: `purpose` (+ the name of `about`), else
+    /// `label`, else the creation site "file.cpp:12". (A task's step has no handle: the loop
+    /// queues the task itself.)
+    std::string text() const;
+    /// Appends text() to `out`.
+    void append_text(std::string& out) const;
+    /// What the simulator's trace digest knows of text(), hashed from the names it is made of
+    /// (detail::text_hash), without composing it.
+    std::uint64_t trace_hash() const;
+    /// trace_hash() of a callback described by `purpose` and a subject whose trace_hash() is
+    /// `subject_hash` (0: no subject).
+    static std::uint64_t purpose_hash(const char* purpose, std::uint64_t subject_hash);
+    /// Names a callback the library scheduled (see `purpose`); returns the state.
+    HandleState& describe_as(const char* what, std::weak_ptr<FutureStateBase> subject = {}) {
+        purpose = what;
+        about = std::move(subject);
+        return *this;
+    }
+};
+
+}  // namespace detail
+
+/// A callback scheduled on a loop. Cheap to copy; all copies refer to the same callback.
+class Handle {
+  public:
+    Handle() = default;
+    explicit Handle(std::shared_ptr<detail::HandleState> state) : state_(std::move(state)) {}
+
+    /// Prevents the callback from running, if it has not run yet. Idempotent.
+    void cancel();
+    /// True once cancel() was called.
+    bool cancelled() const { return state_ && state_->cancelled.load(std::memory_order_relaxed); }
+    /// Where the callback was scheduled from.
+    SourceLocation created_at() const { return state_ ? state_->created_at : SourceLocation{}; }
+    /// A short description for logs: "<Handle file.cpp:12>", "<TimerHandle file.cpp:12 cancelled>".
+    std::string describe() const;
+
+    const std::shared_ptr<detail::HandleState>& state() const { return state_; }
+
+  protected:
+    std::shared_ptr<detail::HandleState> state_;
+};
+
+/// A handle for a callback scheduled at a point in time.
+class TimerHandle : public Handle {
+  public:
+    using Handle::Handle;
+    /// The loop time at which the callback is due; Duration::max() means never (the timer is
+    /// not armed).
+    Duration when() const { return state_ ? state_->when : Duration{}; }
+};
+
+}  // namespace simrun

@@ -1,0 +1,87 @@
+#include "simrun/core/handle.hpp"
+
+#include <charconv>
+#include <cstdint>
+
+#include "simrun/core/detail/text_hash.hpp"
+#include "simrun/core/event_loop.hpp"
+
+namespace simrun {
+
+void Handle::cancel() {
+    if (!state_ || state_->cancelled.exchange(true))
+        return;
+    // Only a timer still in the heap is counted (one due never, Duration::max(), never was).
+    if (state_->in_heap && state_->loop != nullptr)
+        state_->loop->timer_cancelled(*state_);
+}
+
+namespace detail {
+namespace {
+/// A creation site's file name and its hash, remembered by the address of the file's text (a
+/// string literal): traces name sites at every step. Only a memo: results never depend on it.
+struct SiteFile {
+    const char* file = nullptr;
+    std::string_view name;
+    std::uint64_t hash = 0;
+};
+const SiteFile& site_file(const SourceLocation& site) noexcept {
+    thread_local SiteFile memo[32];
+    SiteFile& entry = memo[(reinterpret_cast<std::uintptr_t>(site.file) >> 3) % 32];
+    if (entry.file != site.file) {
+        entry.file = site.file;
+        entry.name = site.file_name();
+        entry.hash = text_hash(entry.name);
+    }
+    return entry;
+}
+}  // namespace
+
+std::string HandleState::text() const {
+    std::string text;
+    append_text(text);
+    return text;
+}
+
+void HandleState::append_text(std::string& out) const {
+    if (purpose != nullptr) {
+        out += purpose;
+        if (auto subject = about.lock()) {
+            out += ' ';
+            subject->append_trace_name(out);
+        }
+    } else if (label) {
+        out += *label;
+    } else {
+        char line[16];
+        auto end = std::to_chars(line, line + sizeof line, created_at.line).ptr;
+        out.append(site_file(created_at).name).append(1, ':').append(line, end);
+    }
+}
+
+std::uint64_t HandleState::purpose_hash(const char* purpose, std::uint64_t subject_hash) {
+    return hash_combine(text_hash(purpose), subject_hash);
+}
+
+std::uint64_t HandleState::trace_hash() const {
+    if (purpose != nullptr) {
+        const auto subject = about.lock();
+        return purpose_hash(purpose, subject ? subject->trace_hash() : 0);
+    }
+    if (label)
+        return text_hash(*label);
+    return hash_combine(site_file(created_at).hash, created_at.line);
+}
+}  // namespace detail
+
+std::string Handle::describe() const {
+    if (!state_)
+        return "<Handle (empty)>";
+    std::string kind = state_->is_timer ? "TimerHandle" : "Handle";
+    std::string text = "<" + kind + " " + state_->created_at.short_text();
+    if (cancelled())
+        text += " cancelled";
+    return text + ">";
+}
+
+}  // namespace simrun

@@ -1,0 +1,376 @@
+#include "simrun/core/task.hpp"
+
+#include <charconv>
+#include <cstring>
+
+#include "simrun/core/detail/text_hash.hpp"
+#include "simrun/core/event_loop.hpp"
+
+namespace simrun {
+namespace detail {
+namespace {
+thread_local TaskBase* running_task = nullptr;
+
+/// Marks `task` as the running task for the scope of one step.
+class RunningTaskScope {
+  public:
+    explicit RunningTaskScope(TaskBase& task) {
+        if (running_task != nullptr) {
+            throw RuntimeError("Cannot enter into task " + task.describe() +
+                               " while another task " + running_task->describe() +
+                               " is being executed.");
+        }
+        running_task = &task;
+    }
+    ~RunningTaskScope() { running_task = nullptr; }
+    RunningTaskScope(const RunningTaskScope&) = delete;
+    RunningTaskScope& operator=(const RunningTaskScope&) = delete;
+};
+
+}  // namespace
+
+TaskBase* current_task_state() noexcept {
+    return running_task;
+}
+
+std::optional<std::string> take_start_cancellation() {
+    return running_task != nullptr ? running_task->take_start_cancellation() : std::nullopt;
+}
+
+void suspend_current_task(FutureStateBase& future, std::coroutine_handle<> at) {
+    TaskBase* task = running_task;
+    if (task == nullptr)
+        throw RuntimeError("a future can only be awaited from inside a task");
+    task->wait_on(future, at);
+}
+
+void deliver_pending_cancellation(bool awaited_cancelled) {
+    if (running_task != nullptr)
+        running_task->deliver_pending_cancellation(awaited_cancelled);
+}
+
+TaskBase::TaskBase(EventLoop& loop, const Context* context, std::string name,
+                   SourceLocation created_at)
+    : FutureStateBase(loop, created_at), name_(std::move(name)) {
+    if (context != nullptr) {
+        given_context_ = context->shared_data();
+    } else {
+        own_context_.vars = current_context_data().vars;
+    }
+}
+
+Context TaskBase::context() const {
+    if (given_context_)
+        return Context::sharing(given_context_, *given_context_);
+    return Context::sharing(shared_from_this(), const_cast<ContextData&>(own_context_));
+}
+
+TaskBase::~TaskBase() {
+    if (waiting_on_)
+        waiting_on_->remove_waiter(*this);
+}
+
+void TaskBase::append_trace_name(std::string& text) const {
+    text += name_;
+    if (!named_by_loop)
+        return;
+    // What the task runs (its coroutine function; a lambda's "operator()" says nothing) and
+    // where it was created: the user's code, not the library's.
+    const char* function = coro_origin_.function;
+    const bool named_function =
+        function != nullptr && *function != '\0' && std::strcmp(function, "operator()") != 0;
+    const bool known_site = made_by != nullptr || created_at().line != 0;
+    if (!named_function && !known_site)
+        return;
+    text += " (";
+    if (named_function)
+        text.append(function).append("()").append(!known_site ? "" : made_by ? " in " : " from ");
+    if (made_by != nullptr) {
+        text += made_by;
+    } else if (known_site) {
+        const SourceLocation site = created_at();
+        char line[16];
+        const char* end = std::to_chars(line, line + sizeof line, site.line).ptr;
+        text.append(site.file_name())
+            .append(1, ':')
+            .append(line, static_cast<std::size_t>(end - line));
+    }
+    text += ')';
+}
+
+std::uint64_t TaskBase::trace_hash() const {
+    if (trace_hash_ == 0) {
+        thread_local std::string text;
+        compose_trace_name(text);
+    }
+    return trace_hash_;
+}
+
+std::uint64_t TaskBase::compose_trace_name(std::string& out) const {
+    trace_hash_ = FutureStateBase::compose_trace_name(out);
+    return trace_hash_;
+}
+
+void TaskBase::start() {
+    keep_alive_ = std::static_pointer_cast<TaskBase>(shared_from_this());
+    loop().task_started(*this);
+    schedule_step();
+}
+
+void TaskBase::schedule_step() {
+    loop().schedule_task_step(keep_alive_, false);
+}
+
+bool TaskBase::cancel(std::string message) {
+    check_thread();
+    mark_retrieved();
+    if (done())
+        return false;
+    if (cancelling_waiter_) {
+        // The request went round an await cycle (this task awaits, maybe through others, a
+        // task that awaits this one) and came back here. asyncio recurses until RecursionError;
+        // here the cycle is broken: this task's await ends with CancelledError at its next
+        // step, as if what it awaits had been cancelled. Not counted again: it is the same
+        // request.
+        if (!pending_error_)
+            interrupt_wait(std::make_exception_ptr(CancelledError(message)));
+        return true;
+    }
+    ++cancels_requested_;
+    if (waiting_on_) {
+        std::shared_ptr<FutureStateBase> waiter = waiting_on_;  // a cycle may reset waiting_on_
+        cancelling_waiter_ = true;
+        bool cancelled = false;
+        try {
+            cancelled = waiter->cancel(message);
+        } catch (...) {
+            cancelling_waiter_ = false;
+            throw;
+        }
+        cancelling_waiter_ = false;
+        if (cancelled)
+            return true;
+    }
+    must_cancel_ = true;
+    set_text(pending_cancel_message_, std::move(message));
+    return true;
+}
+
+void TaskBase::interrupt_wait(std::exception_ptr error) {
+    pending_error_ = std::move(error);
+    if (waiting_on_) {
+        waiting_on_->remove_waiter(*this);
+        waiting_on_.reset();
+    }
+    yielded_ = true;
+    schedule_step();
+}
+
+int TaskBase::uncancel() noexcept {
+    if (cancels_requested_ > 0) {
+        --cancels_requested_;
+        if (cancels_requested_ == 0)
+            must_cancel_ = false;
+    }
+    return cancels_requested_;
+}
+
+void TaskBase::wait_on(FutureStateBase& future, std::coroutine_handle<> at) {
+    // As asyncio, these errors reach the task at its next step (other ready callbacks run
+    // first, and a cancellation requested meanwhile replaces them).
+    if (future.loop_if_alive() != loop_if_alive()) {
+        resume_at_ = at;
+        interrupt_wait(std::make_exception_ptr(RuntimeError("Task " + describe() + " got Future " +
+                                                            future.describe() +
+                                                            " attached to a different loop")));
+        return;
+    }
+    if (&future == this) {
+        resume_at_ = at;
+        interrupt_wait(
+            std::make_exception_ptr(RuntimeError("Task cannot await on itself: " + describe())));
+        return;
+    }
+    waiting_on_ = future.shared_from_this();
+    resume_at_ = at;
+    future.add_waiter(*this);
+    if (must_cancel_ && waiting_on_->cancel(text_or_empty(pending_cancel_message_)))
+        must_cancel_ = false;
+}
+
+void TaskBase::yield_once(std::coroutine_handle<> at) {
+    resume_at_ = at;
+    yielded_ = true;
+    schedule_step();
+}
+
+void TaskBase::deliver_pending_cancellation(bool awaited_cancelled) {
+    if (must_cancel_) {
+        must_cancel_ = false;
+        pending_error_ = nullptr;  // a cancellation overtakes an error waiting for this step
+        if (awaited_cancelled)
+            return;  // the awaited future's own CancelledError is thrown (asyncio keeps it)
+        throw CancelledError(text_or_empty(pending_cancel_message_));
+    }
+    if (pending_error_)
+        std::rethrow_exception(std::exchange(pending_error_, nullptr));
+}
+
+std::optional<std::string> TaskBase::take_start_cancellation() noexcept {
+    if (!std::exchange(start_cancellation_, false))
+        return std::nullopt;
+    return text_or_empty(pending_cancel_message_);
+}
+
+void TaskBase::step(bool wake) {
+    if (done())
+        return;
+    if (wake)
+        waiting_on_.reset();
+    ContextScope context_scope(context_data());
+    RunningTaskScope running_scope(*this);
+    if (!started_) {
+        started_ = true;
+        promise().started = true;
+        if (must_cancel_ && promise().takes_start_cancellation) {
+            must_cancel_ = false;  // the body takes it (take_start_cancellation)
+            start_cancellation_ = true;
+        } else if (must_cancel_) {  // cancelled before its first step: the body never runs
+            must_cancel_ = false;
+            destroy_frame();
+            finish_cancelled(text_or_empty(pending_cancel_message_));
+            loop().task_finished(*this);
+            keep_alive_.reset();  // the caller still holds a reference
+            return;
+        }
+        resume_at_ = frame();
+    }
+    yielded_ = false;
+    std::exchange(resume_at_, {}).resume();
+    start_cancellation_ = false;
+    if (frame().done())
+        complete_from_frame();
+}
+
+void TaskBase::complete_from_frame() {
+    std::exception_ptr error = promise().exception;
+    bool escapes = false;
+    if (const CancelledError* cancelled = as_cancellation(error)) {
+        std::string message = cancelled->what();  // before the frame (and `error`) may go
+        destroy_frame();
+        finish_cancelled(std::move(message));
+    } else if (error) {
+        destroy_frame();
+        escapes = escapes_loop(error);
+        set_exception(error);
+    } else if (must_cancel_) {  // returned normally while a cancellation was pending
+        must_cancel_ = false;
+        destroy_frame();
+        finish_cancelled(text_or_empty(pending_cancel_message_));
+    } else {
+        store_value();
+        destroy_frame();
+        finish();
+    }
+    loop().task_finished(*this);
+    keep_alive_.reset();  // the step's caller still holds a reference
+    if (escapes)
+        std::rethrow_exception(error);
+}
+
+void TaskBase::abandon() noexcept {
+    auto self = std::move(keep_alive_);
+    if (frame())
+        promise().started = true;  // one report per task is enough
+    clear_done_callbacks();        // they hold others (a gather's state...) that may hold this task
+    destroy_frame();
+    if (waiting_on_)
+        waiting_on_->clear_done_callbacks();
+    waiting_on_.reset();
+}
+
+std::string TaskBase::describe() const {
+    if (describing_)
+        return "...";  // an await cycle leads back here (reprlib's recursive_repr)
+    describing_ = true;
+    struct Done {
+        bool& flag;
+        ~Done() { flag = false; }
+    } done_describing{describing_};
+    std::string text =
+        "<Task " + status_text() + " name='" + name_ + "' coro=<" + coro_origin_.function + "()>";
+    if (status() == Status::finished && exception_)
+        text += " exception=" + describe_exception(exception_);
+    if (!done() && waiting_on_)
+        text += " wait_for=" + waiting_on_->describe();
+    EventLoop* loop = loop_if_alive();
+    if (loop != nullptr && loop->get_debug())
+        text += " created at " + created_at().short_text();
+    return text + ">";
+}
+
+FutureSnapshot TaskBase::snapshot() const {
+    FutureSnapshot copy = FutureStateBase::snapshot();
+    copy.name = name_;
+    copy.coroutine = coro_origin_;
+    if (!done())
+        copy.awaiting = awaiting();
+    // Made while the task is destroyed (a never-retrieved report): the task cannot lend its
+    // own context any more, so the snapshot holds a copy.
+    copy.context = given_context_ ? context() : Context::holding(own_context_.vars);
+    return copy;
+}
+
+std::string TaskBase::awaiting() const {
+    if (!started_)
+        return "its first step";
+    if (yielded_)
+        return "a yield";
+    if (waiting_on_) {
+        if (!waiting_on_->label().empty())
+            return std::string(waiting_on_->label());
+        return waiting_on_->describe();
+    }
+    return "nothing";
+}
+
+}  // namespace detail
+
+const std::string& TaskRef::name() const {
+    return state_->name();
+}
+void TaskRef::set_name(std::string name) {
+    state_->set_name(std::move(name));
+}
+bool TaskRef::done() const {
+    return state_->done();
+}
+bool TaskRef::cancelled() const {
+    return state_->cancelled();
+}
+bool TaskRef::cancel(std::string message) {
+    return state_->cancel(std::move(message));
+}
+int TaskRef::cancelling() const {
+    return state_->cancelling();
+}
+int TaskRef::uncancel() {
+    return state_->uncancel();
+}
+std::exception_ptr TaskRef::exception() const {
+    return state_->exception();
+}
+EventLoop& TaskRef::get_loop() const {
+    return state_->loop();
+}
+std::string TaskRef::describe() const {
+    return state_->describe();
+}
+
+FutureSnapshot snapshot_of(const TaskRef& task) {
+    if (!task)
+        throw ValueError("snapshot_of() needs a task, got an empty TaskRef");
+    return task.state()->snapshot();
+}
+
+}  // namespace simrun
