@@ -1,38 +1,11 @@
 #include "simrun/core/event_loop.hpp"
 
-#include <csignal>
-#include <cstdio>
-#include <cstdlib>
-
-#include "simrun/core/gather.hpp"
-#include "simrun/core/timeout.hpp"
-#include "simrun/epoll/epoll_loop.hpp"
+#include <thread>
 
 #include "handle_pool.hpp"
+#include "running_loop.hpp"
 
 namespace simrun {
-namespace {
-
-thread_local EventLoop* running_loop = nullptr;
-thread_local std::shared_ptr<EventLoop> thread_current_loop;
-std::atomic<std::uint64_t> set_event_loop_calls{0};
-
-std::mutex& factory_mutex() {
-    static std::mutex mutex;
-    return mutex;
-}
-LoopFactory& default_factory() {
-    static LoopFactory factory;
-    return factory;
-}
-
-std::string format_seconds(Duration d) {
-    char buffer[64];
-    std::snprintf(buffer, sizeof buffer, "%g", to_seconds(d));
-    return buffer;
-}
-
-}  // namespace
 
 // ---- the running-loop scope -------------------------------------------------------------------
 
@@ -40,13 +13,13 @@ struct EventLoop::RunningScope {
     explicit RunningScope(EventLoop& loop) : loop_(loop) {
         loop.running_ = true;
         loop.thread_id_.store(std::this_thread::get_id(), std::memory_order_relaxed);
-        running_loop = &loop;
+        detail::set_running_loop(&loop);
     }
     ~RunningScope() {
         loop_.stopping_ = false;
         loop_.running_ = false;
         loop_.thread_id_.store(std::thread::id{}, std::memory_order_relaxed);
-        running_loop = nullptr;
+        detail::set_running_loop(nullptr);
     }
     RunningScope(const RunningScope&) = delete;
     RunningScope& operator=(const RunningScope&) = delete;
@@ -296,7 +269,7 @@ void EventLoop::check_thread() const {
 void EventLoop::check_not_running() const {
     if (running_)
         throw RuntimeError("This event loop is already running");
-    if (running_loop != nullptr)
+    if (running_loop_or_null() != nullptr)
         throw RuntimeError("Cannot run the event loop while another loop is running");
 }
 
@@ -519,333 +492,6 @@ void EventLoop::abandon_pending_tasks() noexcept {
             }
         }
         task.abandon();
-    }
-}
-
-// ---- exceptions and logs --------------------------------------------------------------------
-
-void EventLoop::call_exception_handler(const ExceptionContext& context) {
-    if (!exception_handler_) {
-        try {
-            default_exception_handler(context);
-        } catch (...) {
-            if (escapes_loop(std::current_exception()))
-                throw;
-            log(LogLevel::error, "Exception in default exception handler");
-        }
-        return;
-    }
-    try {
-        // As asyncio 3.12+: the handler runs in the context of the task it reports, if any.
-        detail::ContextData* task_context = nullptr;
-        if (context.task) {
-            task_context = &context.task.state()->context().data();
-        } else if (context.future && context.future->context) {
-            task_context = &context.future->context->data();  // a task destroyed unretrieved
-        }
-        if (task_context != nullptr && !task_context->entered) {
-            detail::ContextScope scope(*task_context);
-            exception_handler_(*this, context);
-        } else {
-            exception_handler_(*this, context);
-        }
-    } catch (...) {
-        std::exception_ptr error = std::current_exception();
-        if (escapes_loop(error))
-            throw;
-        try {
-            ExceptionContext report;
-            report.message = "Unhandled error in exception handler";
-            report.exception = error;
-            report.details["context"] = context.format();
-            default_exception_handler(report);
-        } catch (...) {
-            if (escapes_loop(std::current_exception()))
-                throw;
-            log(LogLevel::error,
-                "Exception in default exception handler while handling an unexpected error in "
-                "custom "
-                "exception handler");
-        }
-    }
-}
-
-void EventLoop::default_exception_handler(const ExceptionContext& context) {
-    log(LogLevel::error, context.format());
-}
-
-void EventLoop::log(LogLevel level, const std::string& message) {
-    if (observer_ != nullptr)
-        observer_->on_log(level, message);
-    if (log_handler_) {
-        log_handler_(level, message);
-        return;
-    }
-    if (level == LogLevel::debug || level == LogLevel::info)
-        return;  // as Python's default: warnings and up
-    log_without_loop(level, message);
-}
-
-namespace {
-std::mutex& default_log_mutex() {
-    static std::mutex mutex;
-    return mutex;
-}
-LogHandler& default_log_handler() {
-    static LogHandler handler;
-    return handler;
-}
-}  // namespace
-
-void set_default_log_handler(LogHandler handler) {
-    std::lock_guard lock(default_log_mutex());
-    default_log_handler() = std::move(handler);
-}
-
-void log_without_loop(LogLevel level, const std::string& message) {
-    LogHandler handler;
-    {
-        std::lock_guard lock(default_log_mutex());
-        handler = default_log_handler();
-    }
-    if (handler) {
-        handler(level, message);
-    } else {
-        std::fprintf(stderr, "%s\n", message.c_str());
-    }
-}
-
-void EventLoop::warn(std::string_view category, const std::string& message) {
-    log(LogLevel::warning, std::string(category) + ": " + message);
-}
-
-// ---- async generators -----------------------------------------------------------------------
-
-void EventLoop::register_asyncgen(const std::shared_ptr<detail::AsyncGenStateBase>& generator) {
-    if (asyncgens_shutdown_called_) {
-        warn("ResourceWarning", "asynchronous generator " + generator->describe() +
-                                    " was scheduled after shutdown_asyncgens() call");
-    }
-    asyncgens_.emplace(next_asyncgen_id_++, generator);
-}
-
-void EventLoop::finalize_asyncgen(std::shared_ptr<detail::AsyncGenStateBase> generator) {
-    std::string label = "close the abandoned async generator " + generator->describe();
-    post_if_open(
-        [this, generator = std::move(generator)] {
-            if (generator->finished() || closed_)
-                return;
-            std::erase_if(asyncgens_finalizing_, [](const auto& kept) { return kept->finished(); });
-            asyncgens_finalizing_.push_back(generator);
-            std::erase_if(asyncgen_finalizers_, [](const TaskRef& task) { return task.done(); });
-            Task<void> closer = create_task(generator->close_async());
-            closer.state()->made_by = "the async generator finalizer";
-            asyncgen_finalizers_.push_back(std::move(closer));
-        },
-        std::move(label));
-}
-
-Coro<void> EventLoop::shutdown_asyncgens() {
-    asyncgens_shutdown_called_ = true;
-    // First let the closes that the finalizer hook already started finish, so that no clean-up
-    // is cut off half-way and no generator is closed twice.
-    std::vector<TaskRef> finalizers;
-    for (TaskRef& task : asyncgen_finalizers_) {
-        if (!task.done())
-            finalizers.push_back(task);
-    }
-    asyncgen_finalizers_.clear();
-    if (!finalizers.empty())
-        co_await gather(finalizers, return_exceptions);
-    // Then close every generator still open (its finalizer task may have been cancelled before
-    // it ran).
-    std::vector<std::shared_ptr<detail::AsyncGenStateBase>> open;
-    for (auto& [id, weak] : asyncgens_) {
-        if (auto generator = weak.lock(); generator && !generator->finished())
-            open.push_back(std::move(generator));
-    }
-    asyncgens_.clear();
-    asyncgens_finalizing_.clear();
-    if (open.empty())
-        co_return;
-    std::vector<Task<void>> closers;
-    closers.reserve(open.size());
-    for (auto& generator : open)
-        closers.push_back(create_task(generator->close_async()));
-    closers.back().state()->made_by = "shutdown_asyncgens()";
-    std::vector<Outcome<void>> results = co_await gather(closers, return_exceptions);
-    for (std::size_t i = 0; i < results.size(); ++i) {
-        const std::exception_ptr& error = results[i].error;
-        if (!error || is_base_exception(error))
-            continue;
-        ExceptionContext context;
-        context.message =
-            "an error occurred during closing of asynchronous generator " + open[i]->describe();
-        context.exception = error;
-        context.details["asyncgen"] = open[i]->describe();
-        call_exception_handler(context);
-    }
-}
-
-// ---- executor -------------------------------------------------------------------------------
-
-Executor& EventLoop::default_executor() {
-    if (!default_executor_)
-        default_executor_ = make_default_executor();
-    return *default_executor_;
-}
-
-void EventLoop::set_default_executor(std::shared_ptr<Executor> executor) {
-    if (!executor)
-        throw ValueError("set_default_executor() needs an executor");
-    default_executor_ = std::move(executor);
-}
-
-Coro<void> EventLoop::shutdown_default_executor(std::optional<Duration> timeout) {
-    executor_shutdown_called_ = true;
-    std::shared_ptr<Executor> executor = default_executor_;
-    if (!executor)
-        co_return;
-    Future<void> joined = create_future<void>();
-    joined.set_label("the default executor's shutdown");
-    // A hung worker may end after this loop is gone: reach it through the anchor only.
-    executor->join_async([anchor = anchor_, state = joined.state()]() mutable {
-        post_through_anchor(
-            anchor,
-            [state = std::move(state)] {
-                if (!state->done())
-                    state->set_result();
-            },
-            "the default executor's threads are joined");
-    });
-    bool timed_out = false;
-    if (timeout) {
-        try {
-            co_await wait_for(joined, *timeout);
-        } catch (const TimeoutError&) {
-            timed_out = true;
-        }
-    } else {
-        co_await joined;
-    }
-    if (timed_out) {
-        warn("RuntimeWarning", "The executor did not finishing joining its threads within " +
-                                   format_seconds(*timeout) + " seconds.");
-        executor->shutdown(false);
-    }
-}
-
-// ---- signals --------------------------------------------------------------------------------
-
-void EventLoop::notify_signal_arrived() noexcept {
-    signal_arrived_.store(true, std::memory_order_release);
-    wake_up();
-}
-
-void EventLoop::dispatch_signals() {
-    signal_arrived_.store(false, std::memory_order_release);
-    signals().dispatch_pending();
-}
-
-void EventLoop::add_signal_handler(int signum, std::function<void()> callback) {
-    check_closed();
-    if (!callback)
-        throw ValueError("add_signal_handler() needs a callback");
-    signals().install(signum, [this, signum, callback] {
-        if (!closed_)
-            detail::set_text(call_soon(callback).state()->label,
-                             "signal handler for " + detail::signal_text(signum));
-    });
-    loop_signal_handlers_[signum] = std::move(callback);  // only once installed
-}
-
-bool EventLoop::remove_signal_handler(int signum) {
-    if (loop_signal_handlers_.erase(signum) == 0)
-        return false;
-    signals().restore_default(signum);
-    return true;
-}
-
-// ---- free functions -------------------------------------------------------------------------
-
-EventLoop& get_running_loop() {
-    if (running_loop == nullptr)
-        throw RuntimeError("no running event loop");
-    return *running_loop;
-}
-
-EventLoop* running_loop_or_null() noexcept {
-    return running_loop;
-}
-
-EventLoop& get_event_loop() {
-    if (running_loop != nullptr)
-        return *running_loop;
-    if (thread_current_loop)
-        return *thread_current_loop;
-    throw RuntimeError("There is no current event loop in this thread.");
-}
-
-void set_event_loop(std::shared_ptr<EventLoop> loop) {
-    if (loop)
-        set_event_loop_calls.fetch_add(1, std::memory_order_relaxed);
-    thread_current_loop = std::move(loop);
-}
-
-std::uint64_t set_event_loop_count() noexcept {
-    return set_event_loop_calls.load(std::memory_order_relaxed);
-}
-
-std::shared_ptr<EventLoop> new_event_loop() {
-    LoopFactory factory;
-    {
-        std::lock_guard lock(factory_mutex());
-        factory = default_factory();
-    }
-    if (!factory)
-        return std::make_shared<EpollLoop>();
-    return factory();
-}
-
-void set_default_loop_factory(LoopFactory factory) {
-    std::lock_guard lock(factory_mutex());
-    default_factory() = std::move(factory);
-}
-
-bool debug_mode_from_environment() noexcept {
-    const char* value = std::getenv("SIMRUN_DEBUG");
-    return value != nullptr && *value != '\0';
-}
-
-TaskRef current_task() {
-    detail::TaskBase* task = detail::current_task_state();
-    if (task == nullptr)
-        return {};
-    return TaskRef(std::static_pointer_cast<detail::TaskBase>(task->shared_from_this()));
-}
-
-std::vector<TaskRef> all_tasks(EventLoop* loop) {
-    return (loop != nullptr ? *loop : get_running_loop()).all_tasks();
-}
-
-std::string detail::signal_text(int signum) {
-    switch (signum) {
-        case SIGINT:
-            return "SIGINT";
-        case SIGTERM:
-            return "SIGTERM";
-        case SIGHUP:
-            return "SIGHUP";
-        case SIGQUIT:
-            return "SIGQUIT";
-        case SIGUSR1:
-            return "SIGUSR1";
-        case SIGUSR2:
-            return "SIGUSR2";
-        case SIGCHLD:
-            return "SIGCHLD";
-        default:
-            return "signal " + std::to_string(signum);
     }
 }
 
