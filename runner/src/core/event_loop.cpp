@@ -89,7 +89,7 @@ io::Network& EventLoop::network() {
 // ---- callbacks ------------------------------------------------------------------------------
 
 // A handle and its control block (two counters and a vtable pointer) fit a pooled block.
-static_assert(sizeof(detail::HandleState) + 2 * sizeof(void*) <= 192,
+static_assert(sizeof(detail::HandleState) + 2 * sizeof(void*) <= 160,
               "HandleState grew past the handle pool's block size (handle_pool.hpp)");
 
 std::shared_ptr<detail::HandleState> EventLoop::make_handle(std::function<void()> callback,

@@ -54,7 +54,7 @@ inline HandleBlocks& handle_blocks() noexcept {
 }
 
 /// The allocator allocate_shared() gets for handles: blocks of `Size` bytes from the list.
-template <class T, std::size_t Size = 192, std::size_t Keep = 8192>
+template <class T, std::size_t Size = 160, std::size_t Keep = 8192>
 struct HandleAllocator {
     using value_type = T;
     template <class U>
