@@ -60,7 +60,18 @@ void HandleState::append_text(std::string& out) const {
 }
 
 std::uint64_t HandleState::purpose_hash(const char* purpose, std::uint64_t subject_hash) {
-    return hash_combine(text_hash(purpose), subject_hash);
+    // The purpose's hash, remembered by the address of its text (a string literal).
+    struct Memo {
+        const char* purpose = nullptr;
+        std::uint64_t hash = 0;
+    };
+    thread_local Memo memo[16];
+    Memo& entry = memo[(reinterpret_cast<std::uintptr_t>(purpose) >> 3) % 16];
+    if (entry.purpose != purpose) {
+        entry.purpose = purpose;
+        entry.hash = text_hash(purpose);
+    }
+    return hash_combine(entry.hash, subject_hash);
 }
 
 std::uint64_t HandleState::trace_hash() const {

@@ -75,22 +75,43 @@ std::uint64_t SimLoop::timer_sequence() noexcept {
     return (choices_->choose(std::uint64_t{1} << 20) << 40) | timers_made_;
 }
 
+namespace {
+constexpr TraceKind call_kind{"call"};
+constexpr TraceKind run_kind{"run"};
+constexpr TraceKind time_kind{"time"};
+}  // namespace
+
 void SimLoop::before_callback(const detail::HandleState& handle) {
     inside_callback_ = true;
     if (handle.purpose != nullptr) {
         // "sleep wake-up of worker-1": the subject's name and hash come from the memo.
         const auto subject = handle.about.lock();
         const NameMemo* named = subject ? &memo_of(*subject) : nullptr;
-        trace_.add_with(steps(), now_, "call",
+        trace_.add_with(steps(), now_, call_kind,
                         detail::HandleState::purpose_hash(handle.purpose, named ? named->hash : 0),
                         [&](std::string& out) {
                             out += handle.purpose;
                             if (named != nullptr)
                                 out.append(1, ' ').append(named->name);
                         });
-    } else {
-        trace_.add_with(steps(), now_, "call", handle.trace_hash(),
+    } else if (handle.label) {
+        trace_.add_with(steps(), now_, call_kind, handle.trace_hash(),
                         [&handle](std::string& out) { handle.append_text(out); });
+    } else {
+        // "main.cpp:12": by creation site, from the memo.
+        const SourceLocation& site = handle.created_at;
+        SiteMemo& memo =
+            site_memo_[((reinterpret_cast<std::uintptr_t>(site.file) >> 3) ^ site.line) %
+                       site_memo_.size()];
+        if (memo.file != site.file || memo.line != site.line) {
+            memo.file = site.file;
+            memo.line = site.line;
+            memo.hash = handle.trace_hash();
+            memo.text.clear();
+            handle.append_text(memo.text);
+        }
+        trace_.add_with(steps(), now_, call_kind, memo.hash,
+                        [&memo](std::string& out) { out.assign(memo.text); });
     }
     signals_.on_step(steps());
 }
@@ -98,7 +119,7 @@ void SimLoop::before_callback(const detail::HandleState& handle) {
 void SimLoop::before_task_step(const detail::TaskBase& task) {
     inside_callback_ = true;
     const NameMemo& memo = memo_of(task);
-    trace_.add_with(steps(), now_, "run", memo.hash,
+    trace_.add_with(steps(), now_, run_kind, memo.hash,
                     [&memo](std::string& out) { out.assign(memo.name); });
     signals_.on_step(steps());
 }
@@ -163,7 +184,7 @@ void SimLoop::wait_for_events(std::optional<Duration> timeout) {
         now_ = target;
         // The time is in the digest already: the text adds nothing to it.
         static const std::uint64_t advance = detail::text_hash("advance to");
-        trace_.add_with(steps(), now_, "time", advance, [this](std::string& out) {
+        trace_.add_with(steps(), now_, time_kind, advance, [this](std::string& out) {
             out += "advance to ";
             append_time(out, now_);
         });

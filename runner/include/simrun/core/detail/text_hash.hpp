@@ -4,7 +4,6 @@
 // every build: the digest may be compared across compilers and optimisation levels.
 
 #include <cstdint>
-#include <cstring>
 #include <string_view>
 
 namespace simrun::detail {
@@ -17,21 +16,21 @@ constexpr std::uint64_t hash_combine(std::uint64_t hash, std::uint64_t value) no
     return hash ^ (hash >> 32);
 }
 
-/// The hash of a text's bytes.
-inline std::uint64_t text_hash(std::string_view text) noexcept {
+/// The hash of a text's bytes (constexpr: fixed texts may be hashed at compile time).
+constexpr std::uint64_t text_hash(std::string_view text) noexcept {
     std::uint64_t hash = 0xcbf29ce484222325ULL ^ text.size();
-    const auto* bytes = reinterpret_cast<const unsigned char*>(text.data());
+    const char* bytes = text.data();
     std::size_t left = text.size();
     for (; left >= 8; left -= 8, bytes += 8) {
         std::uint64_t word = 0;
         for (int i = 0; i < 8; ++i)  // compilers turn this into one load on little-endian CPUs
-            word |= static_cast<std::uint64_t>(bytes[i]) << (8 * i);
+            word |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
         hash = hash_combine(hash, word);
     }
     if (left > 0) {
         std::uint64_t word = 0;
         for (std::size_t i = 0; i < left; ++i)
-            word |= static_cast<std::uint64_t>(bytes[i]) << (8 * i);
+            word |= static_cast<std::uint64_t>(static_cast<unsigned char>(bytes[i])) << (8 * i);
         hash = hash_combine(hash, word);
     }
     return hash;

@@ -184,6 +184,15 @@ class SimLoop final : public EventLoop, private StepObserver {
         std::string name;
     };
     std::array<NameMemo, 256> name_memo_;  // see memo_of()
+    /// The trace text and hash of a callback named by its creation site ("main.cpp:12"), by
+    /// site: composed once while they stay in the memo.
+    struct SiteMemo {
+        const char* file = nullptr;
+        std::uint32_t line = 0;
+        std::uint64_t hash = 0;
+        std::string text;
+    };
+    std::array<SiteMemo, 64> site_memo_;
     std::shared_ptr<ChoiceSource> choices_;
     FakeSignals signals_;
     std::shared_ptr<FakeExecutor> executor_;

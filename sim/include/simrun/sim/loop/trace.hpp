@@ -27,6 +27,15 @@ struct TraceEntry {
     std::string text;    ///< what: "worker-1", "main.cpp:12", "SIGINT arrived", ...
 };
 
+/// An entry's kind and its hash, computed once: at compile time for the loop's own kinds
+/// (`constexpr TraceKind run{"run"};`).
+struct TraceKind {
+    constexpr TraceKind(std::string_view kind) noexcept  // NOLINT: implicit from a text
+        : text(kind), hash(detail::text_hash(kind)) {}
+    std::string_view text;
+    std::uint64_t hash;
+};
+
 /// The trace of one loop.
 class Trace {
   public:
@@ -55,17 +64,17 @@ class Trace {
     /// text into `out` (empty), which keeps its capacity from entry to entry: once the first
     /// `limit` entries are kept, recording allocates nothing.
     template <class WriteText>
-    void add_with(std::uint64_t step, Duration time, std::string_view kind, std::uint64_t text_hash,
+    void add_with(std::uint64_t step, Duration time, const TraceKind& kind, std::uint64_t text_hash,
                   WriteText&& write_text) {
         digest_ = detail::hash_combine(digest_, step);
         digest_ = detail::hash_combine(digest_, static_cast<std::uint64_t>(time.count()));
-        digest_ = detail::hash_combine(digest_, detail::text_hash(kind));
+        digest_ = detail::hash_combine(digest_, kind.hash);
         digest_ = detail::hash_combine(digest_, text_hash);
         ++total_;
         TraceEntry& entry = slot();
         entry.step = step;
         entry.time = time;
-        entry.kind.assign(kind);
+        entry.kind.assign(kind.text);
         entry.text.clear();
         write_text(entry.text);
     }
