@@ -124,6 +124,54 @@ TEST_CASE("trace names: a user's callback is named by where it was scheduled, as
     loop.close();
 }
 
+TEST_CASE("trace names: callbacks from many lines of one file are each named by their own line") {
+    // Many sites share the memo of site texts: each must still get its own text (and hash).
+    sim::SimLoop loop;
+    std::vector<std::string> expected;
+    for (std::uint32_t line = 1; line <= 300; ++line) {
+        loop.call_soon([] {}, SourceLocation{"f", "dir/sites.cpp", line});
+        expected.push_back("call sites.cpp:" + std::to_string(line));
+    }
+    loop.call_soon([&loop] { loop.stop(); }, SourceLocation{"f", "dir/sites.cpp", 1});
+    expected.push_back("call sites.cpp:1");
+    loop.run_forever();
+    CHECK(steps_of(loop) == expected);
+    loop.close();
+}
+
+TEST_CASE("trace names: a purpose's hash is its text's, whatever the memo holds") {
+    static const char* const purposes[] = {"a",
+                                           "bb",
+                                           "sleep wake-up of",
+                                           "timeout of",
+                                           "done callback of",
+                                           "gather() sees the end of",
+                                           "x1",
+                                           "x2",
+                                           "x3",
+                                           "x4",
+                                           "x5",
+                                           "x6",
+                                           "x7",
+                                           "x8",
+                                           "x9",
+                                           "x10",
+                                           "x11",
+                                           "x12",
+                                           "x13",
+                                           "x14",
+                                           "x15",
+                                           "x16",
+                                           "x17",
+                                           "x18"};
+    for (int round = 0; round < 2; ++round) {
+        for (const char* purpose : purposes) {
+            CHECK(detail::HandleState::purpose_hash(purpose, 7) ==
+                  detail::hash_combine(detail::text_hash(purpose), 7));
+        }
+    }
+}
+
 namespace {
 
 Coro<int> slow_answer() {
