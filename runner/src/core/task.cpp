@@ -1,5 +1,6 @@
 #include "simrun/core/task.hpp"
 
+#include <array>
 #include <charconv>
 #include <cstring>
 
@@ -70,44 +71,97 @@ TaskBase::~TaskBase() {
         waiting_on_->remove_waiter(*this);
 }
 
-void TaskBase::append_trace_name(std::string& text) const {
-    text += name_;
-    if (!named_by_loop)
-        return;
+namespace {
+/// What follows a loop-given task name in traces, " (worker() from main.cpp:42)", and its hash:
+/// the same for every task of one coroutine function made at one site, so it is composed once
+/// while it stays in a small memo (only a memo: texts and hashes never depend on it).
+struct TraceSuffix {
+    const char* function = nullptr;
+    const char* made_by = nullptr;
+    const char* file = nullptr;
+    std::uint32_t line = 0;
+    bool filled = false;
+    std::string text;
+    std::uint64_t hash = 0;
+};
+
+void compose_suffix(TraceSuffix& suffix) {
     // What the task runs (its coroutine function; a lambda's "operator()" says nothing) and
     // where it was created: the user's code, not the library's.
-    const char* function = coro_origin_.function;
+    const char* function = suffix.function;
     const bool named_function =
         function != nullptr && *function != '\0' && std::strcmp(function, "operator()") != 0;
-    const bool known_site = made_by != nullptr || created_at().line != 0;
-    if (!named_function && !known_site)
-        return;
-    text += " (";
-    if (named_function)
-        text.append(function).append("()").append(!known_site ? "" : made_by ? " in " : " from ");
-    if (made_by != nullptr) {
-        text += made_by;
-    } else if (known_site) {
-        const SourceLocation site = created_at();
-        char line[16];
-        const char* end = std::to_chars(line, line + sizeof line, site.line).ptr;
-        text.append(site.file_name())
-            .append(1, ':')
-            .append(line, static_cast<std::size_t>(end - line));
+    const bool known_site = suffix.made_by != nullptr || suffix.line != 0;
+    std::string& text = suffix.text;
+    text.clear();
+    if (named_function || known_site) {
+        text += " (";
+        if (named_function) {
+            text.append(function).append("()").append(!known_site                 ? ""
+                                                      : suffix.made_by != nullptr ? " in "
+                                                                                  : " from ");
+        }
+        if (suffix.made_by != nullptr) {
+            text += suffix.made_by;
+        } else if (known_site) {
+            char line[16];
+            const char* end = std::to_chars(line, line + sizeof line, suffix.line).ptr;
+            text.append(SourceLocation{"", suffix.file, suffix.line}.file_name())
+                .append(1, ':')
+                .append(line, static_cast<std::size_t>(end - line));
+        }
+        text += ')';
     }
-    text += ')';
+    suffix.hash = text_hash(text);
+}
+
+const TraceSuffix& trace_suffix(const SourceLocation& coro_origin, const char* made_by,
+                                const SourceLocation& site) {
+    thread_local std::array<TraceSuffix, 64> memo;
+    const auto key = reinterpret_cast<std::uintptr_t>(coro_origin.function) ^
+                     (reinterpret_cast<std::uintptr_t>(made_by) >> 2) ^
+                     (reinterpret_cast<std::uintptr_t>(site.file) >> 4) ^ site.line;
+    TraceSuffix& entry = memo[(key ^ (key >> 7)) % memo.size()];
+    const char* file = made_by != nullptr ? nullptr : site.file;
+    const std::uint32_t line = made_by != nullptr ? 0 : site.line;
+    if (!entry.filled || entry.function != coro_origin.function || entry.made_by != made_by ||
+        entry.file != file || entry.line != line) {
+        entry.function = coro_origin.function;
+        entry.made_by = made_by;
+        entry.file = file;
+        entry.line = line;
+        entry.filled = true;
+        compose_suffix(entry);
+    }
+    return entry;
+}
+}  // namespace
+
+void TaskBase::append_trace_name(std::string& text) const {
+    text += name_;
+    if (named_by_loop)
+        text += trace_suffix(coro_origin_, made_by, created_at()).text;
 }
 
 std::uint64_t TaskBase::trace_hash() const {
     if (trace_hash_ == 0) {
-        thread_local std::string text;
-        compose_trace_name(text);
+        // The name's hash, then (for a name the loop gave) the suffix's: the text is not needed.
+        trace_hash_ = text_hash(name_);
+        if (named_by_loop)
+            trace_hash_ =
+                hash_combine(trace_hash_, trace_suffix(coro_origin_, made_by, created_at()).hash);
     }
     return trace_hash_;
 }
 
 std::uint64_t TaskBase::compose_trace_name(std::string& out) const {
-    trace_hash_ = FutureStateBase::compose_trace_name(out);
+    out.assign(name_);
+    trace_hash_ = text_hash(name_);
+    if (named_by_loop) {
+        const TraceSuffix& suffix = trace_suffix(coro_origin_, made_by, created_at());
+        out += suffix.text;
+        trace_hash_ = hash_combine(trace_hash_, suffix.hash);
+    }
     return trace_hash_;
 }
 

@@ -132,7 +132,9 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
     }
     /// Appends trace_name() to `out`.
     virtual void append_trace_name(std::string& out) const { out += trace_name(); }
-    /// detail::text_hash(trace_name()) (a task keeps it: its trace name does not change).
+    /// The hash of trace_name() the trace digest uses: detail::text_hash(trace_name()) for a
+    /// future; a task combines its name's hash with that of what follows it (" (worker() from
+    /// main.cpp:42)"), and keeps it: its trace name does not change.
     virtual std::uint64_t trace_hash() const;
     /// Writes trace_name() into `out` (cleared first) and returns its hash (which a task keeps).
     virtual std::uint64_t compose_trace_name(std::string& out) const;
