@@ -318,6 +318,8 @@ struct PendingMemory {
 PendingMemory measure_pending_memory(EventLoop& loop) {
     PendingMemory measured;
     Future<void> future = loop.create_future<void>();
+    // Every frame and task below comes from operator new, none from the block lists.
+    simrun::detail::release_free_blocks();
     {  // the frame alone: created, never started
         std::vector<Coro<void>> frames;
         frames.reserve(bench::kPendingTasks);
@@ -328,6 +330,7 @@ PendingMemory measure_pending_memory(EventLoop& loop) {
         for (auto& frame : frames)
             frame.drop();
     }
+    simrun::detail::release_free_blocks();
     std::vector<Task<void>> tasks;
     tasks.reserve(bench::kPendingTasks);
     {

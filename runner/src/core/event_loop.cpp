@@ -2,7 +2,6 @@
 
 #include <thread>
 
-#include "handle_pool.hpp"
 #include "running_loop.hpp"
 
 namespace simrun {
@@ -88,15 +87,11 @@ io::Network& EventLoop::network() {
 
 // ---- callbacks ------------------------------------------------------------------------------
 
-// A handle and its control block (two counters and a vtable pointer) fit a pooled block.
-static_assert(sizeof(detail::HandleState) + 2 * sizeof(void*) <= 160,
-              "HandleState grew past the handle pool's block size (handle_pool.hpp)");
-
 std::shared_ptr<detail::HandleState> EventLoop::make_handle(std::function<void()> callback,
                                                             SourceLocation where,
                                                             bool capture_context) {
     auto handle =
-        std::allocate_shared<detail::HandleState>(detail::HandleAllocator<detail::HandleState>());
+        std::allocate_shared<detail::HandleState>(detail::BlockAllocator<detail::HandleState>());
     handle->callback = std::move(callback);
     handle->loop = this;
     handle->created_at = where;

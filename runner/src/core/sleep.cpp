@@ -39,7 +39,8 @@ Coro<void> sleep(Duration delay) {
     EventLoop& loop = get_running_loop();
     // The future and its timer in one allocation; the timer's callback needs no reference to
     // the future it is part of.
-    auto state = std::make_shared<SleepFuture>(loop, SourceLocation::current());
+    auto state = std::allocate_shared<SleepFuture>(detail::BlockAllocator<SleepFuture>(), loop,
+                                                   SourceLocation::current());
     state->set_static_label("sleep");
     state->timer.callback = [future = state.get()] {
         if (!future->done())

@@ -30,6 +30,7 @@
 
 #include <atomic>
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <optional>
@@ -37,6 +38,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "simrun/core/detail/block_pool.hpp"
 #include "simrun/core/source_location.hpp"
 
 namespace simrun {
@@ -59,6 +61,9 @@ void report_never_awaited(const SourceLocation& origin) noexcept;
 
 struct CoroPromiseBase {
     explicit CoroPromiseBase(SourceLocation where) noexcept : origin(where) { count_frame(1); }
+    // Frames come from the per-thread block lists (detail/block_pool.hpp).
+    static void* operator new(std::size_t size) { return allocate_block(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept { free_block(frame, size); }
     ~CoroPromiseBase() { count_frame(-1); }
     CoroPromiseBase(const CoroPromiseBase&) = delete;
     CoroPromiseBase& operator=(const CoroPromiseBase&) = delete;

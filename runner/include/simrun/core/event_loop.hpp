@@ -113,9 +113,9 @@ class EventLoop {
         detail::check_not_started(coro.handle());
         const bool named_by_loop = options.name.empty();
         std::string name = named_by_loop ? next_task_name() : std::move(options.name);
-        auto state = std::make_shared<detail::TaskState<T>>(
-            *this, std::move(coro), options.context ? &*options.context : nullptr, std::move(name),
-            where);
+        auto state = std::allocate_shared<detail::TaskState<T>>(
+            detail::BlockAllocator<detail::TaskState<T>>(), *this, std::move(coro),
+            options.context ? &*options.context : nullptr, std::move(name), where);
         state->named_by_loop = named_by_loop;
         state->start();
         return Task<T>(std::move(state));
