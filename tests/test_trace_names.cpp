@@ -139,6 +139,29 @@ TEST_CASE("trace names: callbacks from many lines of one file are each named by 
     loop.close();
 }
 
+TEST_CASE("trace names: tasks from many sites each get their own text, and a hash made of it") {
+    // The text after a task's loop-given name comes from a memo by coroutine and site: many sites
+    // must not mix it up, and the kept hash is the name's hash combined with the rest's.
+    sim::SimLoop loop;
+    std::vector<TaskRef> tasks;
+    for (std::uint32_t line = 1; line <= 300; ++line)
+        tasks.push_back(loop.create_task(nap(1s), {}, SourceLocation{"f", "dir/sites.cpp", line}));
+    loop.run_until_complete(nap(2s));
+    std::vector<std::string> expected;
+    for (std::size_t i = 0; i < tasks.size(); ++i) {
+        const std::string name = tasks[i].name();
+        const std::string rest = " (nap() from sites.cpp:" + std::to_string(i + 1) + ")";
+        CHECK(tasks[i].state()->trace_name() == name + rest);
+        CHECK(tasks[i].state()->trace_hash() ==
+              detail::hash_combine(detail::text_hash(name), detail::text_hash(rest)));
+        expected.push_back("run " + name + rest);
+    }
+    std::vector<std::string> first_steps = steps_of(loop);  // the tasks' first steps come first
+    first_steps.resize(std::min(first_steps.size(), expected.size()));
+    CHECK(first_steps == expected);
+    loop.close();
+}
+
 TEST_CASE("trace names: a purpose's hash is its text's, whatever the memo holds") {
     static const char* const purposes[] = {"a",
                                            "bb",

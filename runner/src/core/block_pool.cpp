@@ -20,9 +20,12 @@
 namespace simrun::detail {
 namespace {
 
-constexpr std::size_t grain = 16;                    // block sizes: 16, 32, 48, ... bytes
-constexpr std::size_t classes = 64;                  // up to 1 KiB
+// Size classes follow glibc's chunks, which hold 16k + 8 bytes: a request of 100 bytes gets a
+// block of 104, as malloc would give it, and never one of 112.
+constexpr std::size_t grain = 16;
+constexpr std::size_t classes = 65;                  // blocks of 8, 24, 40, ... 1032 bytes
 constexpr std::size_t keep_bytes = 2 * 1024 * 1024;  // per size and thread
+constexpr std::size_t keep_total = 8 * 1024 * 1024;  // all sizes, per thread
 
 /// The free blocks one thread keeps. Trivially destructible, so that it can still be used (as
 /// "closed") while the thread's other thread_local objects are destroyed.
@@ -32,7 +35,8 @@ struct Blocks {
     };
     Free* head[classes] = {};
     std::size_t count[classes] = {};
-    bool closed = false;  // the thread is ending: blocks go back to operator delete
+    std::size_t bytes = 0;  // in all the lists
+    bool closed = false;    // the thread is ending: blocks go back to operator delete
 
     void release() noexcept {
         for (std::size_t size = 0; size < classes; ++size) {
@@ -40,6 +44,7 @@ struct Blocks {
                 ::operator delete(static_cast<void*>(std::exchange(head[size], head[size]->next)));
             count[size] = 0;
         }
+        bytes = 0;
     }
 };
 
@@ -56,9 +61,12 @@ Blocks& thread_blocks() noexcept {
     return blocks;
 }
 
-/// The size class of a block of `size` bytes (classes or more: not pooled).
+/// The size class of a block of `size` bytes (classes or more: not pooled), and its block size.
 constexpr std::size_t size_class(std::size_t size) noexcept {
-    return size == 0 ? 0 : (size - 1) / grain;
+    return (size + 7) / grain;
+}
+constexpr std::size_t block_size(std::size_t kind) noexcept {
+    return kind * grain + 8;
 }
 
 }  // namespace
@@ -71,9 +79,10 @@ void* allocate_block(std::size_t size) {
             if (Blocks::Free* free = blocks.head[kind]) {
                 blocks.head[kind] = free->next;
                 --blocks.count[kind];
+                blocks.bytes -= block_size(kind);
                 return free;
             }
-            return ::operator new((kind + 1) * grain);
+            return ::operator new(block_size(kind));
         }
     }
     return ::operator new(size);
@@ -84,18 +93,19 @@ void free_block(void* block, std::size_t size) noexcept {
         const std::size_t kind = size_class(size);
         if (kind < classes) {
             Blocks& blocks = thread_blocks();
-            if (blocks.closed || (blocks.count[kind] + 1) * (kind + 1) * grain > keep_bytes) {
+            const std::size_t bytes = block_size(kind);
+            if (blocks.closed || (blocks.count[kind] + 1) * bytes > keep_bytes ||
+                blocks.bytes + bytes > keep_total) {
                 ::operator delete(block);
                 return;
             }
-            auto* free = static_cast<Blocks::Free*>(block);
-            free->next = blocks.head[kind];
-            blocks.head[kind] = free;
+            blocks.head[kind] = ::new (block) Blocks::Free{blocks.head[kind]};
             ++blocks.count[kind];
+            blocks.bytes += bytes;
             return;
         }
     }
-    ::operator delete(block, size);
+    ::operator delete(block);  // unsized: clang enables sized delete only on request
 }
 
 void release_free_blocks() noexcept {

@@ -115,51 +115,72 @@ void compose_suffix(TraceSuffix& suffix) {
     suffix.hash = text_hash(text);
 }
 
+// Trivially destructible, so that it can be read while the thread's thread_locals are destroyed.
+thread_local bool suffix_memo_gone = false;
+
+struct SuffixMemo {
+    std::array<TraceSuffix, 64> entries;
+    ~SuffixMemo() { suffix_memo_gone = true; }
+};
+
+/// The suffix from the memo; composed into `spare` once the thread's memo is destroyed (a loop
+/// run by a thread_local's destructor).
 const TraceSuffix& trace_suffix(const SourceLocation& coro_origin, const char* made_by,
-                                const SourceLocation& site) {
-    thread_local std::array<TraceSuffix, 64> memo;
-    const auto key = reinterpret_cast<std::uintptr_t>(coro_origin.function) ^
-                     (reinterpret_cast<std::uintptr_t>(made_by) >> 2) ^
-                     (reinterpret_cast<std::uintptr_t>(site.file) >> 4) ^ site.line;
-    TraceSuffix& entry = memo[(key ^ (key >> 7)) % memo.size()];
+                                const SourceLocation& site, TraceSuffix& spare) {
     const char* file = made_by != nullptr ? nullptr : site.file;
     const std::uint32_t line = made_by != nullptr ? 0 : site.line;
-    if (!entry.filled || entry.function != coro_origin.function || entry.made_by != made_by ||
-        entry.file != file || entry.line != line) {
+    const auto fill = [&](TraceSuffix& entry) -> const TraceSuffix& {
         entry.function = coro_origin.function;
         entry.made_by = made_by;
         entry.file = file;
         entry.line = line;
         entry.filled = true;
         compose_suffix(entry);
-    }
-    return entry;
+        return entry;
+    };
+    if (suffix_memo_gone)
+        return fill(spare);
+    thread_local SuffixMemo memo;
+    const auto key = reinterpret_cast<std::uintptr_t>(coro_origin.function) ^
+                     (reinterpret_cast<std::uintptr_t>(made_by) >> 2) ^
+                     (reinterpret_cast<std::uintptr_t>(file) >> 4) ^ line;
+    TraceSuffix& entry = memo.entries[(key ^ (key >> 7)) % memo.entries.size()];
+    if (entry.filled && entry.function == coro_origin.function && entry.made_by == made_by &&
+        entry.file == file && entry.line == line)
+        return entry;
+    return fill(entry);
 }
 }  // namespace
 
 void TaskBase::append_trace_name(std::string& text) const {
     text += name_;
-    if (named_by_loop)
-        text += trace_suffix(coro_origin_, made_by, created_at()).text;
+    if (named_by_loop) {
+        TraceSuffix spare;
+        text += trace_suffix(coro_origin_, made_by, created_at(), spare).text;
+    }
 }
 
 std::uint64_t TaskBase::trace_hash() const {
-    if (trace_hash_ == 0) {
-        // The name's hash, then (for a name the loop gave) the suffix's: the text is not needed.
-        trace_hash_ = text_hash(name_);
-        if (named_by_loop)
-            trace_hash_ =
-                hash_combine(trace_hash_, trace_suffix(coro_origin_, made_by, created_at()).hash);
-    }
+    if (trace_hash_ == 0)
+        keep_trace_hash(nullptr);
     return trace_hash_;
 }
 
 std::uint64_t TaskBase::compose_trace_name(std::string& out) const {
-    out.assign(name_);
+    out.clear();
+    return keep_trace_hash(&out);
+}
+
+std::uint64_t TaskBase::keep_trace_hash(std::string* out) const {
+    // The name's hash, then (for a name the loop gave) the suffix's.
+    if (out != nullptr)
+        out->append(name_);
     trace_hash_ = text_hash(name_);
     if (named_by_loop) {
-        const TraceSuffix& suffix = trace_suffix(coro_origin_, made_by, created_at());
-        out += suffix.text;
+        TraceSuffix spare;
+        const TraceSuffix& suffix = trace_suffix(coro_origin_, made_by, created_at(), spare);
+        if (out != nullptr)
+            out->append(suffix.text);
         trace_hash_ = hash_combine(trace_hash_, suffix.hash);
     }
     return trace_hash_;
@@ -248,8 +269,16 @@ void TaskBase::wait_on(FutureStateBase& future, std::coroutine_handle<> at) {
     waiting_on_ = future.shared_from_this();
     resume_at_ = at;
     future.add_waiter(*this);
-    if (must_cancel_ && waiting_on_->cancel(text_or_empty(pending_cancel_message_)))
-        must_cancel_ = false;
+    if (must_cancel_) {
+        try {
+            if (waiting_on_->cancel(text_or_empty(pending_cancel_message_)))
+                must_cancel_ = false;
+        } catch (...) {  // the await fails at once: the task must not stay in the list
+            waiting_on_->remove_waiter(*this);
+            waiting_on_.reset();
+            throw;
+        }
+    }
 }
 
 void TaskBase::yield_once(std::coroutine_handle<> at) {

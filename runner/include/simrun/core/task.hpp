@@ -109,6 +109,8 @@ class TaskBase : public FutureStateBase {
     const std::shared_ptr<TaskBase>& self_reference() const noexcept { return keep_alive_; }
 
   protected:
+    /// Keeps the trace hash and returns it; writes the trace name after `out` if not null.
+    std::uint64_t keep_trace_hash(std::string* out) const;
     /// The top coroutine frame (null once destroyed) and its promise.
     virtual std::coroutine_handle<> frame() const noexcept = 0;
     virtual CoroPromiseBase& promise() const noexcept = 0;

@@ -81,7 +81,7 @@ class Trace {
     const std::vector<TraceEntry>& entries() const noexcept { return entries_; }
     /// Entries recorded, including those not kept.
     std::uint64_t size() const noexcept { return total_; }
-    /// FNV-1a 64 over every entry.
+    /// Every entry's step, time, kind hash and text hash, mixed in order (detail::hash_combine).
     std::uint64_t digest() const noexcept { return digest_; }
     /// Lines "[t=1.250s #42] run worker-1" for entries [first, first + count).
     std::string format(std::size_t first = 0, std::size_t count = 50) const;
@@ -103,7 +103,6 @@ class Trace {
     std::uint64_t digest_ = 0xcbf29ce484222325ULL;
 };
 
-/// "1.250s" for a virtual time.
 /// "12.345s": virtual time in seconds, to the millisecond (rounded to nearest).
 std::string format_time(Duration time);
 /// Appends format_time(time) to `out`.
