@@ -442,7 +442,9 @@ int print_memory_profile(LoopMaker make) {
                         per_task * static_cast<double>(size));
         }
     }
-    std::printf("operator new calls per operation of the timed workloads (after a warm-up):\n");
+    std::printf(
+        "operator new calls per operation of the timed workloads (after a warm-up: objects "
+        "reused from the per-thread block lists are not operator new calls):\n");
     print_allocations_per_operation(make);
     return 0;
 }
