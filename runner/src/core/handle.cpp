@@ -1,6 +1,5 @@
 #include "simrun/core/handle.hpp"
 
-#include <charconv>
 #include <cstdint>
 
 #include "simrun/core/detail/text_hash.hpp"
@@ -17,25 +16,6 @@ void Handle::cancel() {
 }
 
 namespace detail {
-namespace {
-/// A creation site's file name and its hash, remembered by the address of the file's text (a
-/// string literal): traces name sites at every step. Only a memo: results never depend on it.
-struct SiteFile {
-    const char* file = nullptr;
-    std::string_view name;
-    std::uint64_t hash = 0;
-};
-const SiteFile& site_file(const SourceLocation& site) noexcept {
-    thread_local SiteFile memo[32];
-    SiteFile& entry = memo[(reinterpret_cast<std::uintptr_t>(site.file) >> 3) % 32];
-    if (entry.file != site.file) {
-        entry.file = site.file;
-        entry.name = site.file_name();
-        entry.hash = text_hash(entry.name);
-    }
-    return entry;
-}
-}  // namespace
 
 std::string HandleState::text() const {
     std::string text;
@@ -53,9 +33,7 @@ void HandleState::append_text(std::string& out) const {
     } else if (label) {
         out += *label;
     } else {
-        char line[16];
-        auto end = std::to_chars(line, line + sizeof line, created_at.line).ptr;
-        out.append(site_file(created_at).name).append(1, ':').append(line, end);
+        out += created_at.short_text();  // the simulator keeps it in a memo by site
     }
 }
 
@@ -81,7 +59,7 @@ std::uint64_t HandleState::trace_hash() const {
     }
     if (label)
         return text_hash(*label);
-    return hash_combine(site_file(created_at).hash, created_at.line);
+    return hash_combine(text_hash(created_at.file_name()), created_at.line);
 }
 }  // namespace detail
 

@@ -1,7 +1,6 @@
 #include "simrun/core/task.hpp"
 
 #include <array>
-#include <charconv>
 #include <cstring>
 
 #include "simrun/core/detail/text_hash.hpp"
@@ -104,11 +103,7 @@ void compose_suffix(TraceSuffix& suffix) {
         if (suffix.made_by != nullptr) {
             text += suffix.made_by;
         } else if (known_site) {
-            char line[16];
-            const char* end = std::to_chars(line, line + sizeof line, suffix.line).ptr;
-            text.append(SourceLocation{"", suffix.file, suffix.line}.file_name())
-                .append(1, ':')
-                .append(line, static_cast<std::size_t>(end - line));
+            text += SourceLocation{"", suffix.file, suffix.line}.short_text();
         }
         text += ')';
     }
