@@ -341,8 +341,7 @@ void EventLoop::run_once() {
 
     // Only what is ready now runs in this pass; callbacks it schedules run in the next one.
     for (std::size_t count = ready_.size(); count > 0 && !ready_.empty(); --count) {
-        ReadyItem item = std::move(ready_.front());
-        ready_.pop_front();
+        ReadyItem item = ready_.pop_front();
         if (item.task) {
             run_task_step(*item.task, item.wake);
         } else {

@@ -184,10 +184,7 @@ void SimLoop::wait_for_events(std::optional<Duration> timeout) {
         now_ = target;
         // The time is in the digest already: the text adds nothing to it.
         static const std::uint64_t advance = detail::text_hash("advance to");
-        trace_.add_with(steps(), now_, time_kind, advance, [this](std::string& out) {
-            out += "advance to ";
-            append_time(out, now_);
-        });
+        trace_.add_timed(steps(), now_, time_kind, advance, "advance to ");
     }
     deliver_due();
 }

@@ -5,26 +5,91 @@
 #include <cstdio>
 
 namespace simrun::sim {
-TraceEntry& Trace::slot() {
-    if (entries_.size() < limit_)
-        return entries_.emplace_back();
-    if (recent_.size() < recent_capacity)
-        return recent_.emplace_back();
-    TraceEntry& oldest = recent_[recent_next_];
-    recent_next_ = (recent_next_ + 1) % recent_capacity;
-    return oldest;
+std::uint32_t Trace::keep_text(std::uint64_t hash, std::uint64_t space, std::string text,
+                               bool timed) {
+    if ((texts_.size() + 1) * 2 > slots_.size()) {
+        // Grow to keep the table at most half full; the numbers stay (they are texts_'s).
+        std::vector<TextSlot> old = std::move(slots_);
+        slots_.assign(old.empty() ? 64 : old.size() * 2, TextSlot{});
+        const std::size_t mask = slots_.size() - 1;
+        for (const TextSlot& slot : old) {
+            if (slot.text == no_text)
+                continue;
+            std::size_t i = static_cast<std::size_t>(slot.key) & mask;
+            while (slots_[i].text != no_text)
+                i = (i + 1) & mask;
+            slots_[i] = slot;
+        }
+    }
+    const std::uint64_t key = detail::hash_combine(hash, space);
+    const std::size_t mask = slots_.size() - 1;
+    std::size_t i = static_cast<std::size_t>(key) & mask;
+    while (slots_[i].text != no_text)
+        i = (i + 1) & mask;
+    const auto number = static_cast<std::uint32_t>(texts_.size());
+    texts_.push_back(Text{std::move(text), timed});
+    slots_[i] = TextSlot{key, number};
+    return number;
+}
+
+void Trace::add_timed(std::uint64_t step, Duration time, const TraceKind& kind,
+                      std::uint64_t text_hash, std::string_view prefix) {
+    mix(step, time, kind.hash, text_hash);
+    if (records_.size() < limit_) {
+        std::uint32_t text = find_text(text_hash, timed_space);
+        if (text == no_text)
+            text = keep_text(text_hash, timed_space, std::string(prefix), true);
+        keep(step, time, kind, text);
+    } else {
+        TraceEntry& entry = ring_slot(step, time, kind);
+        entry.text.assign(prefix);
+        append_time(entry.text, time);
+    }
+}
+
+TraceEntry& Trace::ring_slot(std::uint64_t step, Duration time, const TraceKind& kind) {
+    TraceEntry* entry;
+    if (recent_.size() < recent_capacity) {
+        entry = &recent_.emplace_back();
+    } else {
+        entry = &recent_[recent_next_];
+        recent_next_ = (recent_next_ + 1) % recent_capacity;
+    }
+    entry->step = step;
+    entry->time = time;
+    entry->kind.assign(kind.text);
+    entry->text.clear();
+    return *entry;
+}
+
+TraceEntry Trace::entry_of(const Record& record) const {
+    TraceEntry entry{record.step, record.time, texts_[record.kind].text, {}};
+    const Text& text = texts_[record.text];
+    entry.text = text.text;
+    if (text.timed)
+        append_time(entry.text, record.time);
+    return entry;
+}
+
+const std::vector<TraceEntry>& Trace::entries() const {
+    if (entries_.size() < records_.size()) {
+        entries_.reserve(records_.size());
+        for (std::size_t i = entries_.size(); i < records_.size(); ++i)
+            entries_.push_back(entry_of(records_[i]));
+    }
+    return entries_;
 }
 
 std::vector<TraceEntry> Trace::last(std::size_t count) const {
     std::vector<TraceEntry> latest;
-    const std::size_t dropped = total_ - entries_.size() - recent_.size();
+    const std::size_t dropped = total_ - records_.size() - recent_.size();
     // Entries before the ring, if no entry was dropped between them and the ring.
     const std::size_t from_kept = dropped > 0 || count <= recent_.size()
                                       ? 0
-                                      : std::min(count - recent_.size(), entries_.size());
+                                      : std::min(count - recent_.size(), records_.size());
     latest.reserve(from_kept + std::min(count, recent_.size()));
-    latest.insert(latest.end(), entries_.end() - static_cast<std::ptrdiff_t>(from_kept),
-                  entries_.end());
+    for (std::size_t i = records_.size() - from_kept; i < records_.size(); ++i)
+        latest.push_back(entry_of(records_[i]));
     const std::size_t from_ring = std::min(count, recent_.size());
     for (std::size_t i = recent_.size() - from_ring; i < recent_.size(); ++i)
         latest.push_back(recent_[(recent_next_ + i) % recent_.size()]);
@@ -72,8 +137,8 @@ std::string Trace::format_entry(const TraceEntry& entry) {
 
 std::string Trace::format(std::size_t first, std::size_t count) const {
     std::string text;
-    for (std::size_t i = first; i < entries_.size() && i - first < count; ++i)
-        text += format_entry(entries_[i]) + "\n";
+    for (std::size_t i = first; i < records_.size() && i - first < count; ++i)
+        text += format_entry(entry_of(records_[i])) + "\n";
     return text;
 }
 

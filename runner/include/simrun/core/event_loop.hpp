@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -21,6 +20,7 @@
 #include "simrun/core/clock.hpp"
 #include "simrun/core/coro.hpp"
 #include "simrun/core/detail/async_gen_base.hpp"
+#include "simrun/core/detail/ring_queue.hpp"
 #include "simrun/core/detail/timer_heap.hpp"
 #include "simrun/core/exception_context.hpp"
 #include "simrun/core/executor.hpp"
@@ -449,6 +449,7 @@ class EventLoop {
     /// One entry of the ready queue: a callback, or a task's step (which needs no handle: no
     /// one can cancel it, and the task names it).
     struct ReadyItem {
+        ReadyItem() noexcept = default;
         explicit ReadyItem(std::shared_ptr<detail::HandleState> callback) noexcept
             : handle(std::move(callback)) {}
         ReadyItem(std::shared_ptr<detail::TaskBase> stepping, bool wake_step) noexcept
@@ -457,7 +458,7 @@ class EventLoop {
         std::shared_ptr<detail::TaskBase> task;
         bool wake = false;
     };
-    std::deque<ReadyItem> ready_;
+    detail::RingQueue<ReadyItem> ready_;
     detail::TimerHeap timers_;
     mutable std::mutex threadsafe_mutex_;
     std::vector<std::shared_ptr<detail::HandleState>> threadsafe_queue_;

@@ -37,6 +37,14 @@ struct TraceKind {
 };
 
 /// The trace of one loop.
+///
+/// Recording is cheap: the first `limit` entries are kept as compact records (step, time, and
+/// the numbers of their kind and text in a table of the distinct texts seen, looked up by
+/// hash), so an entry whose text was seen before writes no text at all; the texts are put
+/// together when entries(), last() or format() is called. Past the limit, a ring of the latest
+/// recent_capacity entries keeps their texts written out.
+///
+/// A const Trace formats lazily, so reading one from two threads at once needs a lock.
 class Trace {
   public:
     /// Keeps the first `limit` entries, and past them the last recent_capacity ones (the
@@ -48,37 +56,38 @@ class Trace {
 
     /// Records an entry saying `text`.
     void add(std::uint64_t step, Duration time, std::string_view kind, std::string_view text) {
-        if (entries_.size() < limit_ && entries_.size() == entries_.capacity()) {
-            // The kept entries are about to move: `text` may be one of them (a note quoting an
-            // earlier entry), so it is copied first.
-            const std::string copy(text);
-            add_with(step, time, kind, detail::text_hash(copy),
-                     [&copy](std::string& out) { out.assign(copy); });
-            return;
-        }
-        add_with(step, time, kind, detail::text_hash(text),
+        add_with(step, time, TraceKind(kind), detail::text_hash(text),
                  [text](std::string& out) { out.assign(text); });
     }
     /// Records an entry known to the digest by `text_hash` (what it says, hashed by the caller
-    /// from the names it is made of, the same in every build); `write_text(out)` writes its
-    /// text into `out` (empty), which keeps its capacity from entry to entry: once the first
-    /// `limit` entries are kept, recording allocates nothing.
+    /// from the names it is made of, the same in every build; entries with equal hashes say
+    /// the same). `write_text(out)` appends its text to `out` (empty), and is called only if
+    /// no kept entry had that hash yet, or once the first `limit` entries are kept: recording
+    /// then allocates nothing.
     template <class WriteText>
     void add_with(std::uint64_t step, Duration time, const TraceKind& kind, std::uint64_t text_hash,
                   WriteText&& write_text) {
-        digest_ = detail::hash_combine(digest_, step);
-        digest_ = detail::hash_combine(digest_, static_cast<std::uint64_t>(time.count()));
-        digest_ = detail::hash_combine(digest_, kind.hash);
-        digest_ = detail::hash_combine(digest_, text_hash);
-        ++total_;
-        TraceEntry& entry = slot();
-        entry.step = step;
-        entry.time = time;
-        entry.kind.assign(kind.text);
-        entry.text.clear();
-        write_text(entry.text);
+        mix(step, time, kind.hash, text_hash);
+        if (records_.size() < limit_) {
+            std::uint32_t text = find_text(text_hash, 0);
+            if (text == no_text) {
+                std::string written;
+                write_text(written);
+                text = keep_text(text_hash, 0, std::move(written));
+            }
+            keep(step, time, kind, text);
+        } else {
+            write_text(ring_slot(step, time, kind).text);
+        }
     }
-    const std::vector<TraceEntry>& entries() const noexcept { return entries_; }
+    /// Records an entry saying `prefix` followed by its time ("advance to 1.250s"), known to
+    /// the digest by `text_hash` (the time is in the digest already).
+    void add_timed(std::uint64_t step, Duration time, const TraceKind& kind,
+                   std::uint64_t text_hash, std::string_view prefix);
+
+    /// The kept entries (the first `limit`), their texts put together on the first call and
+    /// for entries recorded since.
+    const std::vector<TraceEntry>& entries() const;
     /// Entries recorded, including those not kept.
     std::uint64_t size() const noexcept { return total_; }
     /// Every entry's step, time, kind hash and text hash, mixed in order (detail::hash_combine).
@@ -92,12 +101,70 @@ class Trace {
     static std::string format_entry(const TraceEntry& entry);
 
   private:
-    /// Where the next entry goes: the next kept entry, or the ring's oldest.
-    TraceEntry& slot();
+    static constexpr std::uint32_t no_text = 0xffffffffU;
+    /// A kept entry: its kind and text by number in texts_.
+    struct Record {
+        std::uint64_t step;
+        Duration time;
+        std::uint32_t kind;
+        std::uint32_t text;
+    };
+    /// A distinct text; a `timed` one is followed by its entry's time when read.
+    struct Text {
+        std::string text;
+        bool timed = false;
+    };
+    /// One slot of the table of texts by hash (open addressing; `text` no_text when free).
+    struct TextSlot {
+        std::uint64_t key = 0;
+        std::uint32_t text = no_text;
+    };
 
-    std::vector<TraceEntry> entries_;
-    std::vector<TraceEntry> recent_;  // past the limit: a ring of the latest entries
-    std::size_t recent_next_ = 0;     // the oldest one, once the ring is full
+    void mix(std::uint64_t step, Duration time, std::uint64_t kind_hash,
+             std::uint64_t text_hash) noexcept {
+        digest_ = detail::hash_combine(digest_, step);
+        digest_ = detail::hash_combine(digest_, static_cast<std::uint64_t>(time.count()));
+        digest_ = detail::hash_combine(digest_, kind_hash);
+        digest_ = detail::hash_combine(digest_, text_hash);
+        ++total_;
+    }
+    /// The number of the text kept for (hash, space), or no_text. Spaces keep kinds, texts and
+    /// timed texts apart.
+    std::uint32_t find_text(std::uint64_t hash, std::uint64_t space) const noexcept {
+        if (slots_.empty())
+            return no_text;
+        const std::uint64_t key = detail::hash_combine(hash, space);
+        const std::size_t mask = slots_.size() - 1;
+        for (std::size_t i = static_cast<std::size_t>(key) & mask;; i = (i + 1) & mask) {
+            const TextSlot& slot = slots_[i];
+            if (slot.text == no_text)
+                return no_text;
+            if (slot.key == key)
+                return slot.text;
+        }
+    }
+    std::uint32_t keep_text(std::uint64_t hash, std::uint64_t space, std::string text,
+                            bool timed = false);
+    void keep(std::uint64_t step, Duration time, const TraceKind& kind, std::uint32_t text) {
+        std::uint32_t kind_text = find_text(kind.hash, kind_space);
+        if (kind_text == no_text)
+            kind_text = keep_text(kind.hash, kind_space, std::string(kind.text));
+        records_.push_back(Record{step, time, kind_text, text});
+    }
+    /// Past the limit: the ring's next slot, with its step, time and kind set and its text
+    /// cleared (the ring is not readable by reference: no text recorded can be one of its).
+    TraceEntry& ring_slot(std::uint64_t step, Duration time, const TraceKind& kind);
+    TraceEntry entry_of(const Record& record) const;
+
+    static constexpr std::uint64_t kind_space = 0x6b696e64;   // "kind"
+    static constexpr std::uint64_t timed_space = 0x74696d65;  // "time"
+
+    std::vector<Record> records_;              // the first limit_ entries
+    std::vector<Text> texts_;                  // the distinct texts of records_, by number
+    std::vector<TextSlot> slots_;              // texts_ by hash: a power of two, half full
+    mutable std::vector<TraceEntry> entries_;  // records_ put together, as far as asked
+    std::vector<TraceEntry> recent_;           // past the limit: a ring of the latest entries
+    std::size_t recent_next_ = 0;              // the oldest one, once the ring is full
     std::size_t limit_;
     std::uint64_t total_ = 0;
     std::uint64_t digest_ = 0xcbf29ce484222325ULL;

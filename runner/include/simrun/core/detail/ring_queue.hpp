@@ -1,0 +1,55 @@
+#pragma once
+// The ready queue's storage: a first-in first-out queue in one ring buffer whose size is a
+// power of two. It grows by doubling and never shrinks, so a loop in its steady state pushes and
+// pops without allocating (std::deque allocates and frees a block every few dozen entries as
+// the queue moves through memory).
+
+#include <cstddef>
+#include <utility>
+#include <vector>
+
+namespace simrun::detail {
+
+/// FIFO queue of T (default-constructible and movable; a moved-from T must hold nothing, as a
+/// moved-from shared_ptr holds nothing).
+template <class T>
+class RingQueue {
+  public:
+    bool empty() const noexcept { return size_ == 0; }
+    std::size_t size() const noexcept { return size_; }
+
+    void push_back(T item) {
+        if (size_ == slots_.size())
+            grow();
+        slots_[(head_ + size_) & (slots_.size() - 1)] = std::move(item);
+        ++size_;
+    }
+    /// Removes the oldest item and returns it. The queue must not be empty.
+    T pop_front() noexcept {
+        T item = std::move(slots_[head_]);
+        head_ = (head_ + 1) & (slots_.size() - 1);
+        --size_;
+        return item;
+    }
+    /// Removes every item (the oldest first), keeping the buffer.
+    void clear() noexcept {
+        while (size_ > 0)
+            (void)pop_front();
+        head_ = 0;
+    }
+
+  private:
+    void grow() {
+        std::vector<T> bigger(slots_.empty() ? 64 : slots_.size() * 2);
+        for (std::size_t i = 0; i < size_; ++i)
+            bigger[i] = std::move(slots_[(head_ + i) & (slots_.size() - 1)]);
+        slots_ = std::move(bigger);
+        head_ = 0;
+    }
+
+    std::vector<T> slots_;
+    std::size_t head_ = 0;
+    std::size_t size_ = 0;
+};
+
+}  // namespace simrun::detail

@@ -1,0 +1,162 @@
+// The simulator's trace keeps its first entries as compact records and puts their texts
+// together only when read (sim/include/simrun/sim/loop/trace.hpp): what is read must be what
+// was recorded, whatever the order of recording and reading. And the ready queue's ring
+// (runner/include/simrun/core/detail/ring_queue.hpp).
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "simrun/core/detail/ring_queue.hpp"
+#include "simrun/sim/sim.hpp"
+
+#include "support.hpp"
+
+// The trace alone: no loop runs.
+TEST_SUITE_BEGIN("loop-free");
+
+using namespace simrun;
+using namespace std::chrono_literals;
+
+namespace {
+std::vector<std::string> lines(const std::vector<sim::TraceEntry>& entries) {
+    std::vector<std::string> out;
+    for (const sim::TraceEntry& entry : entries)
+        out.push_back(sim::Trace::format_entry(entry));
+    return out;
+}
+
+constexpr sim::TraceKind call{"call"};
+constexpr sim::TraceKind time_kind{"time"};
+}  // namespace
+
+TEST_CASE("Trace records: a text seen before is not written again, and reads back the same") {
+    sim::Trace trace;
+    int written = 0;
+    auto add = [&](std::uint64_t step, const std::string& text) {
+        trace.add_with(step, Duration(step), call, detail::text_hash(text), [&](std::string& out) {
+            ++written;
+            out += text;
+        });
+    };
+    add(0, "main.cpp:12");
+    add(1, "sleep wake-up of worker-1");
+    add(2, "main.cpp:12");
+    add(3, "main.cpp:12");
+    add(4, "sleep wake-up of worker-1");
+    CHECK(written == 2);
+    CHECK(trace.size() == 5);
+    CHECK(lines(trace.entries()) == std::vector<std::string>{
+                                        "[t=0.000s #0] call main.cpp:12",
+                                        "[t=0.000s #1] call sleep wake-up of worker-1",
+                                        "[t=0.000s #2] call main.cpp:12",
+                                        "[t=0.000s #3] call main.cpp:12",
+                                        "[t=0.000s #4] call sleep wake-up of worker-1",
+                                    });
+}
+
+TEST_CASE("Trace records: entries() read part-way grows with the entries recorded since") {
+    sim::Trace trace;
+    trace.add(0, 0s, "run", "Task-1");
+    const std::vector<sim::TraceEntry>& first = trace.entries();
+    REQUIRE(first.size() == 1);
+    trace.add(1, 1s, "run", "Task-2");
+    trace.add(2, 2s, "run", "Task-1");
+    CHECK(lines(trace.entries()) == std::vector<std::string>{
+                                        "[t=0.000s #0] run Task-1",
+                                        "[t=1.000s #1] run Task-2",
+                                        "[t=2.000s #2] run Task-1",
+                                    });
+    CHECK(trace.format(1, 1) == "[t=1.000s #1] run Task-2\n");
+    CHECK(lines(trace.last(2)) ==
+          std::vector<std::string>{"[t=1.000s #1] run Task-2", "[t=2.000s #2] run Task-1"});
+}
+
+TEST_CASE("Trace records: a timed entry reads its own time, kept or past the limit") {
+    const std::uint64_t advance = detail::text_hash("advance to");
+    sim::Trace kept;
+    sim::Trace limited(1);
+    for (sim::Trace* trace : {&kept, &limited}) {
+        trace->add_timed(0, 1250ms, time_kind, advance, "advance to ");
+        trace->add_timed(1, 2s, time_kind, advance, "advance to ");
+        trace->add_timed(2, 3500ms, time_kind, advance, "advance to ");
+    }
+    CHECK(lines(kept.entries()) == std::vector<std::string>{
+                                       "[t=1.250s #0] time advance to 1.250s",
+                                       "[t=2.000s #1] time advance to 2.000s",
+                                       "[t=3.500s #2] time advance to 3.500s",
+                                   });
+    CHECK(limited.entries().size() == 1);  // the first kept, the other two in the ring
+    CHECK(lines(limited.last(3)) == std::vector<std::string>{
+                                        "[t=1.250s #0] time advance to 1.250s",
+                                        "[t=2.000s #1] time advance to 2.000s",
+                                        "[t=3.500s #2] time advance to 3.500s",
+                                    });
+    CHECK(kept.digest() == limited.digest());
+    // The same hash recorded as a plain text is another text: the two never mix.
+    kept.add_with(3, 4s, time_kind, advance, [](std::string& out) { out += "plain"; });
+    CHECK(kept.entries().back().text == "plain");
+    kept.add_timed(4, 5s, time_kind, advance, "advance to ");
+    CHECK(kept.entries().back().text == "advance to 5.000s");
+}
+
+TEST_CASE("Trace records: kinds with the hash of a text stay kinds; many texts stay apart") {
+    sim::Trace trace;
+    trace.add(0, 0s, "run", "run");
+    trace.add(1, 0s, "call", "run");
+    for (int i = 0; i < 1000; ++i)  // enough distinct texts to grow the table several times
+        trace.add(2, 0s, "k" + std::to_string(i % 7), "text " + std::to_string(i));
+    const std::vector<sim::TraceEntry>& entries = trace.entries();
+    REQUIRE(entries.size() == 1002);
+    CHECK(sim::Trace::format_entry(entries[0]) == "[t=0.000s #0] run run");
+    CHECK(sim::Trace::format_entry(entries[1]) == "[t=0.000s #1] call run");
+    for (int i = 0; i < 1000; ++i) {
+        CHECK(entries[static_cast<std::size_t>(i) + 2].kind == "k" + std::to_string(i % 7));
+        CHECK(entries[static_cast<std::size_t>(i) + 2].text == "text " + std::to_string(i));
+    }
+}
+
+TEST_CASE("Trace records: a note quoting an entry read by reference is intact, kept or not") {
+    sim::Trace trace(2);
+    trace.add(0, 0s, "k", "the first entry, with a text past SSO");
+    const std::string& first = trace.entries().front().text;
+    trace.add(1, 0s, "k", first);  // kept: the table of texts grows, not the entries read
+    for (std::size_t i = 0; i < 3 * sim::Trace::recent_capacity; ++i)
+        trace.add(2, 0s, "k", first);  // past the limit: through the ring, again and again
+    CHECK(trace.entries().size() == 2);
+    CHECK(trace.entries()[1].text == "the first entry, with a text past SSO");
+    CHECK(trace.last(1).front().text == "the first entry, with a text past SSO");
+}
+
+// ---- the ready queue's ring ---------------------------------------------------------------
+
+TEST_CASE("RingQueue: first in, first out across growth and wrap-around; clear keeps none") {
+    detail::RingQueue<std::shared_ptr<int>> queue;
+    std::vector<int> popped;
+    int next = 0;
+    // Push and pop at different rates so the ring wraps and grows while holding items.
+    for (int round = 0; round < 50; ++round) {
+        for (int i = 0; i < 7; ++i)
+            queue.push_back(std::make_shared<int>(next++));
+        for (int i = 0; i < 5; ++i)
+            popped.push_back(*queue.pop_front());
+    }
+    CHECK(queue.size() == 100);
+    while (!queue.empty())
+        popped.push_back(*queue.pop_front());
+    REQUIRE(popped.size() == 350);
+    for (int i = 0; i < 350; ++i)
+        CHECK(popped[static_cast<std::size_t>(i)] == i);
+    auto watched = std::make_shared<int>(7);
+    queue.push_back(watched);
+    queue.push_back(watched);
+    CHECK(watched.use_count() == 3);
+    queue.clear();
+    CHECK(queue.empty());
+    CHECK(watched.use_count() == 1);  // no copy left behind in the buffer
+    queue.push_back(std::make_shared<int>(8));
+    CHECK(*queue.pop_front() == 8);
+}
+
+TEST_SUITE_END();
