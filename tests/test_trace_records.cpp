@@ -159,4 +159,18 @@ TEST_CASE("RingQueue: first in, first out across growth and wrap-around; clear k
     CHECK(*queue.pop_front() == 8);
 }
 
+TEST_CASE("RingQueue: a burst past keep_capacity gives its buffer back once emptied") {
+    detail::RingQueue<std::shared_ptr<int>> queue;
+    const std::size_t burst = 4 * detail::RingQueue<std::shared_ptr<int>>::keep_capacity;
+    for (std::size_t i = 0; i < burst; ++i)
+        queue.push_back(std::make_shared<int>(static_cast<int>(i)));
+    CHECK(queue.capacity() >= burst);
+    for (std::size_t i = 0; i < burst; ++i)
+        CHECK(*queue.pop_front() == static_cast<int>(i));
+    CHECK(queue.capacity() == 0);
+    queue.push_back(std::make_shared<int>(1));  // and works again after
+    CHECK(*queue.pop_front() == 1);
+    CHECK(queue.capacity() == 64);  // small ones are kept
+}
+
 TEST_SUITE_END();

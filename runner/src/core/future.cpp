@@ -80,7 +80,8 @@ std::uint64_t FutureStateBase::add_done_callback(std::function<void()> callback,
             .call_soon_in_context(std::move(callback), std::move(context), {})
             .describe_as(purpose, weak_from_this());
     } else {
-        callbacks_.push_back(DoneCallback{id, std::move(callback), std::move(context), purpose});
+        extras().callbacks.push_back(
+            DoneCallback{id, std::move(callback), std::move(context), purpose});
     }
     return id;
 }
@@ -98,7 +99,9 @@ void FutureStateBase::add_waiter(TaskBase& waiter) noexcept {
 }
 
 std::size_t FutureStateBase::remove_done_callback(std::uint64_t id) {
-    return std::erase_if(callbacks_, [id](const DoneCallback& c) { return c.id == id; });
+    if (!extras_)
+        return 0;
+    return std::erase_if(extras_->callbacks, [id](const DoneCallback& c) { return c.id == id; });
 }
 
 void FutureStateBase::remove_waiter(TaskBase& waiter) noexcept {
@@ -116,9 +119,15 @@ void FutureStateBase::unlink_all(TaskBase* first) noexcept {
 }
 
 void FutureStateBase::clear_done_callbacks() noexcept {
-    callbacks_.clear();
+    if (extras_)
+        extras_->callbacks.clear();
     last_waiter_ = nullptr;
     unlink_all(std::exchange(first_waiter_, nullptr));
+}
+
+const std::string& FutureStateBase::no_text() noexcept {
+    static const std::string empty;
+    return empty;
 }
 
 void FutureStateBase::finish() {
@@ -128,13 +137,15 @@ void FutureStateBase::finish() {
 
 void FutureStateBase::finish_cancelled(std::string message) {
     status_ = Status::cancelled;
-    set_text(cancel_message_, std::move(message));
+    if (!message.empty() || extras_)
+        extras().cancel_message = std::move(message);
     schedule_callbacks();
 }
 
 void FutureStateBase::schedule_callbacks() {
-    auto callbacks = std::move(callbacks_);
-    callbacks_.clear();
+    std::vector<DoneCallback> callbacks;
+    if (extras_)
+        callbacks.swap(extras_->callbacks);
     TaskBase* waiter = std::exchange(first_waiter_, nullptr);
     last_waiter_ = nullptr;
     EventLoop* loop = anchor_->loop;

@@ -447,16 +447,23 @@ class EventLoop {
 
     std::shared_ptr<detail::LoopAnchor> anchor_;
     /// One entry of the ready queue: a callback, or a task's step (which needs no handle: no
-    /// one can cancel it, and the task names it).
+    /// one can cancel it, and the task names it). One owning pointer and what it points to:
+    /// 24 bytes.
     struct ReadyItem {
+        enum class Kind : std::uint8_t { callback, step, wake_step };
         ReadyItem() noexcept = default;
         explicit ReadyItem(std::shared_ptr<detail::HandleState> callback) noexcept
-            : handle(std::move(callback)) {}
+            : owner(std::move(callback)), kind(Kind::callback) {}
         ReadyItem(std::shared_ptr<detail::TaskBase> stepping, bool wake_step) noexcept
-            : task(std::move(stepping)), wake(wake_step) {}
-        std::shared_ptr<detail::HandleState> handle;
-        std::shared_ptr<detail::TaskBase> task;
-        bool wake = false;
+            : owner(std::move(stepping)), kind(wake_step ? Kind::wake_step : Kind::step) {}
+        detail::HandleState& handle() const noexcept {
+            return *static_cast<detail::HandleState*>(owner.get());
+        }
+        detail::TaskBase& task() const noexcept {
+            return *static_cast<detail::TaskBase*>(owner.get());
+        }
+        std::shared_ptr<void> owner;  // the HandleState or the TaskBase, as `kind` says
+        Kind kind = Kind::callback;
     };
     detail::RingQueue<ReadyItem> ready_;
     detail::TimerHeap timers_;

@@ -103,21 +103,26 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
 
     /// The CancelledError this future's cancellation carries.
     CancelledError make_cancelled_error() const { return CancelledError(cancel_message()); }
-    const std::string& cancel_message() const noexcept { return text_or_empty(cancel_message_); }
+    const std::string& cancel_message() const noexcept {
+        return extras_ ? extras_->cancel_message : no_text();
+    }
 
     /// A label naming what this future stands for in reports ("sleep 5s", "Event.wait"); a
     /// task's is its name.
     virtual std::string_view label() const noexcept {
-        return label_ ? std::string_view(*label_) : std::string_view(static_label_);
+        return extras_ && !extras_->label.empty() ? std::string_view(extras_->label)
+                                                  : std::string_view(static_label_);
     }
     void set_label(std::string label) {
         static_label_ = "";
-        set_text(label_, std::move(label));
+        if (!label.empty() || extras_)
+            extras().label = std::move(label);
     }
     /// set_label() with a text of static storage, which is not copied (futures made by the
     /// million, as a sleep's).
     void set_static_label(const char* label) noexcept {
-        label_.reset();
+        if (extras_)
+            extras_->label.clear();
         static_label_ = label != nullptr ? label : "";
     }
     SourceLocation created_at() const noexcept { return created_at_; }
@@ -171,16 +176,26 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
         std::shared_ptr<const ContextMap> context;
         const char* purpose = nullptr;  // see add_done_callback()
     };
+    /// What most futures never have, out of line: 8 bytes in every future instead of 72.
+    struct Extras {
+        std::vector<DoneCallback> callbacks;
+        std::string cancel_message;
+        std::string label;  // empty: static_label_
+    };
+    Extras& extras() {
+        if (!extras_)
+            extras_ = std::make_unique<Extras>();
+        return *extras_;
+    }
+    static const std::string& no_text() noexcept;
     void schedule_callbacks();
     /// Clears the links of `first` and of the waiters after it.
     static void unlink_all(TaskBase* first) noexcept;
 
     std::shared_ptr<LoopAnchor> anchor_;
-    std::vector<DoneCallback> callbacks_;
+    std::unique_ptr<Extras> extras_;  // null: no done callback, cancel message or built label
     TaskBase* first_waiter_ = nullptr;  // tasks waiting on this future, in the order they came
     TaskBase* last_waiter_ = nullptr;
-    std::unique_ptr<std::string> cancel_message_;  // null: none (most futures are not cancelled)
-    std::unique_ptr<std::string> label_;           // null: static_label_ (often none)
     const char* static_label_ = "";
     SourceLocation created_at_;
     std::uint64_t next_callback_id_ = 1;

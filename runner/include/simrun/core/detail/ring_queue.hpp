@@ -1,8 +1,8 @@
 #pragma once
 // The ready queue's storage: a first-in first-out queue in one ring buffer whose size is a
-// power of two. It grows by doubling and never shrinks, so a loop in its steady state pushes and
-// pops without allocating (std::deque allocates and frees a block every few dozen entries as
-// the queue moves through memory).
+// power of two. It grows by doubling and keeps its buffer (unless a burst made it larger than
+// keep_capacity), so a loop in its steady state pushes and pops without allocating (std::deque
+// allocates and frees a block every few dozen entries as the queue moves through memory).
 
 #include <cstddef>
 #include <utility>
@@ -17,6 +17,7 @@ class RingQueue {
   public:
     bool empty() const noexcept { return size_ == 0; }
     std::size_t size() const noexcept { return size_; }
+    std::size_t capacity() const noexcept { return slots_.size(); }
 
     void push_back(T item) {
         if (size_ == slots_.size())
@@ -28,9 +29,15 @@ class RingQueue {
     T pop_front() noexcept {
         T item = std::move(slots_[head_]);
         head_ = (head_ + 1) & (slots_.size() - 1);
-        --size_;
+        if (--size_ == 0 && slots_.size() > keep_capacity) {
+            // A burst (a million tasks started at once) does not keep its memory.
+            std::vector<T>().swap(slots_);
+            head_ = 0;
+        }
         return item;
     }
+    /// Past this many slots, an emptied queue gives its buffer back.
+    static constexpr std::size_t keep_capacity = 4096;
     /// Removes every item (the oldest first), keeping the buffer.
     void clear() noexcept {
         while (size_ > 0)
