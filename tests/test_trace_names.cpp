@@ -335,4 +335,26 @@ TEST_CASE("trace names: steps and callbacks are told apart by kind, not by their
     loop.close();
 }
 
+TEST_CASE("task names: the loop's number is spelled out when asked; set_name keeps name()") {
+    sim::SimLoop loop;
+    Task<void> first = loop.create_task(nap(1s));
+    Task<void> given = loop.create_task(nap(1s), {.name = "given"});
+    Task<void> third = loop.create_task(nap(1s));
+    // The trace spells the numbers without the name being asked for...
+    loop.run_until_complete(third);
+    CHECK(has_step(loop, "run Task-1 (nap() from " + here + std::to_string(__LINE__ - 5) + ")"));
+    // ...and asking gives the same number: a named task takes none.
+    CHECK(first.name() == "Task-1");
+    CHECK(given.name() == "given");
+    CHECK(third.name() == "Task-2");
+    const std::string& name = third.name();
+    third.set_name("renamed");
+    CHECK(name == "renamed");  // the reference name() gave is still the task's name
+    third.set_name("");
+    CHECK(third.name().empty());
+    CHECK(detail::TaskBase::numbered_name(18446744073709551615ULL) == "Task-18446744073709551615");
+    loop.run_until_complete(gather(first, given));
+    loop.close();
+}
+
 TEST_SUITE_END();

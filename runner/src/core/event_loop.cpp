@@ -206,10 +206,6 @@ void EventLoop::schedule_task_step(std::shared_ptr<detail::TaskBase> task, bool 
 
 // ---- tasks ----------------------------------------------------------------------------------
 
-std::string EventLoop::next_task_name() {
-    return "Task-" + std::to_string(++task_counter_);
-}
-
 void EventLoop::task_started(detail::TaskBase& task) noexcept {
     task.previous_pending = last_pending_task_;
     task.next_pending = nullptr;

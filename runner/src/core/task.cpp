@@ -50,8 +50,10 @@ void deliver_pending_cancellation(bool awaited_cancelled) {
 }
 
 TaskBase::TaskBase(EventLoop& loop, const Context* context, std::string name,
-                   SourceLocation created_at)
-    : FutureStateBase(loop, created_at), name_(std::move(name)) {
+                   SourceLocation created_at, std::uint64_t number)
+    : FutureStateBase(loop, created_at),
+      name_(number != 0 ? nullptr : std::make_unique<std::string>(std::move(name))),
+      number_(number) {
     if (context != nullptr) {
         given_context_ = context->shared_data();
     } else {
@@ -145,10 +147,33 @@ const TraceSuffix& trace_suffix(const SourceLocation& coro_origin, const char* m
         return entry;
     return fill(entry);
 }
+/// "Task-<number>" written at the end of `buffer`, without allocating.
+std::string_view spell_numbered(std::uint64_t number, TaskBase::NameBuffer& buffer) {
+    char* end = buffer.data() + buffer.size();
+    char* p = end;
+    do {
+        *--p = static_cast<char>('0' + number % 10);
+        number /= 10;
+    } while (number > 0);
+    constexpr std::string_view prefix = "Task-";
+    p -= prefix.size();
+    std::memcpy(p, prefix.data(), prefix.size());
+    return {p, static_cast<std::size_t>(end - p)};
+}
 }  // namespace
 
+std::string TaskBase::numbered_name(std::uint64_t number) {
+    NameBuffer buffer;
+    return std::string(spell_numbered(number, buffer));
+}
+
+std::string_view TaskBase::name_text(NameBuffer& buffer) const {
+    return name_ ? std::string_view(*name_) : spell_numbered(number_, buffer);
+}
+
 void TaskBase::append_trace_name(std::string& text) const {
-    text += name_;
+    NameBuffer buffer;
+    text += name_text(buffer);
     if (named_by_loop) {
         TraceSuffix spare;
         text += trace_suffix(coro_origin_, made_by, created_at(), spare).text;
@@ -168,9 +193,11 @@ std::uint64_t TaskBase::compose_trace_name(std::string& out) const {
 
 std::uint64_t TaskBase::keep_trace_hash(std::string* out) const {
     // The name's hash, then (for a name the loop gave) the suffix's.
+    NameBuffer buffer;
+    const std::string_view name = name_text(buffer);
     if (out != nullptr)
-        out->append(name_);
-    trace_hash_ = text_hash(name_);
+        out->append(name);
+    trace_hash_ = text_hash(name);
     if (named_by_loop) {
         TraceSuffix spare;
         const TraceSuffix& suffix = trace_suffix(coro_origin_, made_by, created_at(), spare);
@@ -376,7 +403,7 @@ std::string TaskBase::describe() const {
         ~Done() { flag = false; }
     } done_describing{describing_};
     std::string text =
-        "<Task " + status_text() + " name='" + name_ + "' coro=<" + coro_origin_.function + "()>";
+        "<Task " + status_text() + " name='" + name() + "' coro=<" + coro_origin_.function + "()>";
     if (status() == Status::finished && exception_)
         text += " exception=" + describe_exception(exception_);
     if (!done() && waiting_on_)
@@ -389,7 +416,7 @@ std::string TaskBase::describe() const {
 
 FutureSnapshot TaskBase::snapshot() const {
     FutureSnapshot copy = FutureStateBase::snapshot();
-    copy.name = name_;
+    copy.name = name();
     copy.coroutine = coro_origin_;
     if (!done())
         copy.awaiting = awaiting();

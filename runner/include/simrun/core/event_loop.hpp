@@ -112,10 +112,10 @@ class EventLoop {
             throw ValueError("a coroutine was expected, got an empty Coro");
         detail::check_not_started(coro.handle());
         const bool named_by_loop = options.name.empty();
-        std::string name = named_by_loop ? next_task_name() : std::move(options.name);
         auto state = std::allocate_shared<detail::TaskState<T>>(
             detail::BlockAllocator<detail::TaskState<T>>(), *this, std::move(coro),
-            options.context ? &*options.context : nullptr, std::move(name), where);
+            options.context ? &*options.context : nullptr, std::move(options.name), where,
+            named_by_loop ? ++task_counter_ : 0);
         state->named_by_loop = named_by_loop;
         state->start();
         return Task<T>(std::move(state));
@@ -440,7 +440,6 @@ class EventLoop {
     void dispatch_signals();
     void drain_threadsafe_queue();
     Executor& default_executor();
-    std::string next_task_name();
     std::shared_ptr<detail::HandleState> make_handle(std::function<void()> callback,
                                                      SourceLocation where, bool capture_context);
     void abandon_pending_tasks() noexcept;

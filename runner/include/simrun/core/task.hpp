@@ -4,6 +4,7 @@
 // cancelled with asyncio 3.13's rules: cancel() counts requests, the task sees CancelledError at
 // its current or next suspension point and may catch it; uncancel() withdraws a request.
 
+#include <array>
 #include <coroutine>
 #include <cstdint>
 #include <memory>
@@ -32,22 +33,37 @@ namespace detail {
 class TaskBase : public FutureStateBase {
   public:
     /// Runs in `context` if given (create_task(..., {.context = c})), else in a copy of the
-    /// creator's current context, kept inside the task (no allocation of its own).
-    TaskBase(EventLoop& loop, const Context* context, std::string name, SourceLocation created_at);
+    /// creator's current context, kept inside the task (no allocation of its own). Named
+    /// `name`, or if `number` is not 0 "Task-<number>" (spelled out only when asked).
+    TaskBase(EventLoop& loop, const Context* context, std::string name, SourceLocation created_at,
+             std::uint64_t number = 0);
     ~TaskBase() override;
 
     /// See TaskRef::cancel.
     bool cancel(std::string message) override;
     int uncancel() noexcept;
     int cancelling() const noexcept { return cancels_requested_; }
-    const std::string& name() const noexcept { return name_; }
+    /// The name ("Task-7" for the loop's seventh task that was given none). A name the loop
+    /// gave is kept as its number and spelled out here on the first call.
+    const std::string& name() const {
+        if (!name_)
+            name_ = std::make_unique<std::string>(numbered_name(number_));
+        return *name_;
+    }
     void set_name(std::string name) {
-        name_ = std::move(name);
+        if (name_)
+            *name_ = std::move(name);  // a reference from name() stays valid
+        else
+            name_ = std::make_unique<std::string>(std::move(name));
         named_by_loop = false;
         trace_hash_ = 0;
     }
     /// The name: what reports and traces call the task ("awaits Task-2").
-    std::string_view label() const noexcept override { return name_; }
+    std::string_view label() const noexcept override { return name(); }
+    /// "Task-<number>".
+    static std::string numbered_name(std::uint64_t number);
+    /// Room for "Task-<any 64-bit number>".
+    using NameBuffer = std::array<char, 32>;
     /// The name, and for a name the loop gave ("Task-3") what the task runs and where it was
     /// created: "Task-3 (worker() from main.cpp:42)" ("Task-3 (main.cpp:42)" for a lambda;
     /// "Task-5 (fetch() in gather())" for a task the library made, see made_by).
@@ -109,6 +125,8 @@ class TaskBase : public FutureStateBase {
     const std::shared_ptr<TaskBase>& self_reference() const noexcept { return keep_alive_; }
 
   protected:
+    /// The name, spelled in `buffer` if it is still a number.
+    std::string_view name_text(NameBuffer& buffer) const;
     /// Keeps the trace hash and returns it; writes the trace name after `out` if not null.
     std::uint64_t keep_trace_hash(std::string* out) const;
     /// The top coroutine frame (null once destroyed) and its promise.
@@ -135,7 +153,8 @@ class TaskBase : public FutureStateBase {
     std::shared_ptr<TaskBase> keep_alive_;        // a pending task owns itself; the loop lists it
     std::shared_ptr<FutureStateBase> waiting_on_;
     std::coroutine_handle<> resume_at_;
-    std::string name_;
+    mutable std::unique_ptr<std::string> name_;  // null: "Task-<number_>", not spelled out yet
+    std::uint64_t number_ = 0;
     mutable std::uint64_t trace_hash_ = 0;                 // 0: not known yet
     std::unique_ptr<std::string> pending_cancel_message_;  // null: none
     std::exception_ptr pending_error_;  // thrown at the next step (see interrupt_wait)
@@ -156,8 +175,8 @@ template <class T>
 class TaskState final : public TaskBase, public ValueSlot<T> {
   public:
     TaskState(EventLoop& loop, Coro<T> coro, const Context* context, std::string name,
-              SourceLocation where)
-        : TaskBase(loop, context, std::move(name), where), coro_(std::move(coro)) {
+              SourceLocation where, std::uint64_t number)
+        : TaskBase(loop, context, std::move(name), where, number), coro_(std::move(coro)) {
         set_coro_origin(coro_.origin());
     }
     ~TaskState() override { report_unretrieved(); }
