@@ -129,6 +129,35 @@ TEST_CASE("Trace records: a note quoting an entry read by reference is intact, k
     CHECK(trace.last(1).front().text == "the first entry, with a text past SSO");
 }
 
+TEST_CASE("Trace records: past the limit, with the tables full, entries keep their own texts") {
+    sim::Trace trace(1);
+    const std::size_t texts = sim::Trace::text_capacity + 100;
+    for (std::size_t i = 0; i < texts; ++i)
+        trace.add(i, 0s, "k", "distinct text number " + std::to_string(i));
+    std::vector<sim::TraceEntry> tail = trace.last(3);
+    REQUIRE(tail.size() == 3);
+    CHECK(tail[0].text == "distinct text number " + std::to_string(texts - 3));
+    CHECK(tail[2].text == "distinct text number " + std::to_string(texts - 1));
+    // A text seen before still comes from the table, next to the ring's own ones.
+    trace.add(texts, 0s, "k", "distinct text number 5");
+    trace.add_timed(texts + 1, 1s, time_kind, 77, "at ");
+    for (int i = 0; i < 300; ++i)  // more kinds than the list keeps past the limit
+        trace.add(texts + 2, 0s, "kind " + std::to_string(i), "x");
+    tail = trace.last(sim::Trace::recent_capacity);
+    REQUIRE(tail.size() == sim::Trace::recent_capacity);
+    CHECK(tail.back().kind == "kind 299");
+    CHECK(tail.back().text == "x");
+    trace.add(texts + 3, 0s, "k", "distinct text number 5");
+    trace.add_timed(texts + 4, 2s, time_kind, 78, "at ");
+    tail = trace.last(2);
+    CHECK(sim::Trace::format_entry(tail[0]) ==
+          "[t=0.000s #" + std::to_string(texts + 3) + "] k distinct text number 5");
+    CHECK(sim::Trace::format_entry(tail[1]) ==
+          "[t=2.000s #" + std::to_string(texts + 4) + "] time at 2.000s");
+    CHECK(trace.entries().size() == 1);
+    CHECK(trace.size() == texts + 304);
+}
+
 // ---- the ready queue's ring ---------------------------------------------------------------
 
 TEST_CASE("RingQueue: first in, first out across growth and wrap-around; clear keeps none") {

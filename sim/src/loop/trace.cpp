@@ -5,8 +5,15 @@
 #include <cstdio>
 
 namespace simrun::sim {
-std::uint32_t Trace::keep_text(std::uint64_t hash, std::uint64_t space, std::string text,
-                               bool timed) {
+std::uint32_t Trace::new_text(std::uint64_t hash, std::uint64_t space, bool timed,
+                              std::string*& own) {
+    if (records_.size() >= limit_ && texts_.size() >= text_capacity) {
+        Text& text = next_ring_slot().own;
+        text.text.clear();
+        text.timed = timed;
+        own = &text.text;
+        return no_text;
+    }
     if ((texts_.size() + 1) * 2 > slots_.size()) {
         // Grow to keep the table at most half full; the numbers stay (they are texts_'s).
         std::vector<TextSlot> old = std::move(slots_);
@@ -27,44 +34,39 @@ std::uint32_t Trace::keep_text(std::uint64_t hash, std::uint64_t space, std::str
     while (slots_[i].text != no_text)
         i = (i + 1) & mask;
     const auto number = static_cast<std::uint32_t>(texts_.size());
-    texts_.push_back(Text{std::move(text), timed});
+    texts_.push_back(Text{{}, timed});
     slots_[i] = TextSlot{key, number};
+    own = &texts_.back().text;
     return number;
+}
+
+std::uint32_t Trace::new_kind(const TraceKind& kind) {
+    if (records_.size() >= limit_ && kinds_.size() >= kind_capacity) {
+        next_ring_slot().own_kind.assign(kind.text);
+        return no_text;
+    }
+    kinds_.push_back(Kind{kind.hash, std::string(kind.text)});
+    return last_kind_ = static_cast<std::uint32_t>(kinds_.size() - 1);
 }
 
 void Trace::add_timed(std::uint64_t step, Duration time, const TraceKind& kind,
                       std::uint64_t text_hash, std::string_view prefix) {
     mix(step, time, kind.hash, text_hash);
-    if (records_.size() < limit_) {
-        std::uint32_t text = find_text(text_hash, timed_space);
-        if (text == no_text)
-            text = keep_text(text_hash, timed_space, std::string(prefix), true);
-        keep(step, time, kind, text);
-    } else {
-        TraceEntry& entry = ring_slot(step, time, kind);
-        entry.text.assign(prefix);
-        append_time(entry.text, time);
+    std::uint32_t text = find_text(text_hash, timed_space);
+    if (text == no_text) {
+        std::string* own = nullptr;
+        text = new_text(text_hash, timed_space, true, own);
+        own->assign(prefix);
     }
+    keep(Record{step, time, kind_number(kind), text});
 }
 
-TraceEntry& Trace::ring_slot(std::uint64_t step, Duration time, const TraceKind& kind) {
-    TraceEntry* entry;
-    if (recent_.size() < recent_capacity) {
-        entry = &recent_.emplace_back();
-    } else {
-        entry = &recent_[recent_next_];
-        recent_next_ = (recent_next_ + 1) % recent_capacity;
-    }
-    entry->step = step;
-    entry->time = time;
-    entry->kind.assign(kind.text);
-    entry->text.clear();
-    return *entry;
-}
-
-TraceEntry Trace::entry_of(const Record& record) const {
-    TraceEntry entry{record.step, record.time, texts_[record.kind].text, {}};
-    const Text& text = texts_[record.text];
+TraceEntry Trace::entry_of(const Record& record, const RingSlot* slot) const {
+    TraceEntry entry{record.step,
+                     record.time,
+                     record.kind == no_text ? slot->own_kind : kinds_[record.kind].text,
+                     {}};
+    const Text& text = record.text == no_text ? slot->own : texts_[record.text];
     entry.text = text.text;
     if (text.timed)
         append_time(entry.text, record.time);
@@ -82,17 +84,20 @@ const std::vector<TraceEntry>& Trace::entries() const {
 
 std::vector<TraceEntry> Trace::last(std::size_t count) const {
     std::vector<TraceEntry> latest;
-    const std::size_t dropped = total_ - records_.size() - recent_.size();
+    const std::size_t dropped = total_ - records_.size() - ring_count_;
     // Entries before the ring, if no entry was dropped between them and the ring.
-    const std::size_t from_kept = dropped > 0 || count <= recent_.size()
-                                      ? 0
-                                      : std::min(count - recent_.size(), records_.size());
-    latest.reserve(from_kept + std::min(count, recent_.size()));
+    const std::size_t from_kept =
+        dropped > 0 || count <= ring_count_ ? 0 : std::min(count - ring_count_, records_.size());
+    const std::size_t from_ring = std::min(count, ring_count_);
+    latest.reserve(from_kept + from_ring);
     for (std::size_t i = records_.size() - from_kept; i < records_.size(); ++i)
         latest.push_back(entry_of(records_[i]));
-    const std::size_t from_ring = std::min(count, recent_.size());
-    for (std::size_t i = recent_.size() - from_ring; i < recent_.size(); ++i)
-        latest.push_back(recent_[(recent_next_ + i) % recent_.size()]);
+    // The ring's oldest slot is ring_next_ once full, slot 0 before.
+    const std::size_t oldest = ring_count_ < recent_capacity ? 0 : ring_next_;
+    for (std::size_t i = ring_count_ - from_ring; i < ring_count_; ++i) {
+        const RingSlot& slot = ring_[(oldest + i) % recent_capacity];
+        latest.push_back(entry_of(slot.record, &slot));
+    }
     return latest;
 }
 

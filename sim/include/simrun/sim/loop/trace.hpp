@@ -38,11 +38,12 @@ struct TraceKind {
 
 /// The trace of one loop.
 ///
-/// Recording is cheap: the first `limit` entries are kept as compact records (step, time, and
-/// the numbers of their kind and text in a table of the distinct texts seen, looked up by
-/// hash), so an entry whose text was seen before writes no text at all; the texts are put
-/// together when entries(), last() or format() is called. Past the limit, a ring of the latest
-/// recent_capacity entries keeps their texts written out.
+/// Recording is cheap: an entry is a compact record (step, time, and the numbers of its kind
+/// and its text in a table of the distinct texts seen, looked up by hash), so an entry whose
+/// text was seen before writes no text at all; the texts are put together when entries(),
+/// last() or format() is called. The first `limit` entries are kept, then a ring of the latest
+/// recent_capacity. The table holds at most text_capacity texts; past that, an entry of the
+/// ring with a new text keeps its own copy.
 ///
 /// A const Trace formats lazily, so reading one from two threads at once needs a lock.
 class Trace {
@@ -53,6 +54,8 @@ class Trace {
 
     /// How many of the latest entries are kept past the limit (for last()).
     static constexpr std::size_t recent_capacity = 64;
+    /// How many distinct texts the table keeps.
+    static constexpr std::size_t text_capacity = std::size_t{1} << 16;
 
     /// Records an entry saying `text`.
     void add(std::uint64_t step, Duration time, std::string_view kind, std::string_view text) {
@@ -61,24 +64,19 @@ class Trace {
     }
     /// Records an entry known to the digest by `text_hash` (what it says, hashed by the caller
     /// from the names it is made of, the same in every build; entries with equal hashes say
-    /// the same). `write_text(out)` appends its text to `out` (empty), and is called only if
-    /// no kept entry had that hash yet, or once the first `limit` entries are kept: recording
-    /// then allocates nothing.
+    /// the same). `write_text(out)` appends its text to `out` (empty); it is called only for a
+    /// hash not seen yet: recording an entry seen before allocates nothing.
     template <class WriteText>
     void add_with(std::uint64_t step, Duration time, const TraceKind& kind, std::uint64_t text_hash,
                   WriteText&& write_text) {
         mix(step, time, kind.hash, text_hash);
-        if (records_.size() < limit_) {
-            std::uint32_t text = find_text(text_hash, 0);
-            if (text == no_text) {
-                std::string written;
-                write_text(written);
-                text = keep_text(text_hash, 0, std::move(written));
-            }
-            keep(step, time, kind, text);
-        } else {
-            write_text(ring_slot(step, time, kind).text);
+        std::uint32_t text = find_text(text_hash, 0);
+        if (text == no_text) {
+            std::string* own = nullptr;
+            text = new_text(text_hash, 0, false, own);
+            write_text(*own);
         }
+        keep(Record{step, time, kind_number(kind), text});
     }
     /// Records an entry saying `prefix` followed by its time ("advance to 1.250s"), known to
     /// the digest by `text_hash` (the time is in the digest already).
@@ -102,7 +100,8 @@ class Trace {
 
   private:
     static constexpr std::uint32_t no_text = 0xffffffffU;
-    /// A kept entry: its kind and text by number in texts_.
+    /// An entry: its kind and text by number (kinds_, texts_). In the ring, a text or kind the
+    /// tables had no room for is the slot's own (no_text then).
     struct Record {
         std::uint64_t step;
         Duration time;
@@ -119,6 +118,11 @@ class Trace {
         std::uint64_t key = 0;
         std::uint32_t text = no_text;
     };
+    struct RingSlot {
+        Record record{};
+        Text own;              // the text, if record.text is no_text
+        std::string own_kind;  // the kind, if record.kind is no_text
+    };
 
     void mix(std::uint64_t step, Duration time, std::uint64_t kind_hash,
              std::uint64_t text_hash) noexcept {
@@ -128,8 +132,8 @@ class Trace {
         digest_ = detail::hash_combine(digest_, text_hash);
         ++total_;
     }
-    /// The number of the text kept for (hash, space), or no_text. Spaces keep kinds, texts and
-    /// timed texts apart.
+    /// The number of the text kept for (hash, space), or no_text. Spaces keep texts and timed
+    /// texts apart.
     std::uint32_t find_text(std::uint64_t hash, std::uint64_t space) const noexcept {
         if (slots_.empty())
             return no_text;
@@ -143,28 +147,60 @@ class Trace {
                 return slot.text;
         }
     }
-    std::uint32_t keep_text(std::uint64_t hash, std::uint64_t space, std::string text,
-                            bool timed = false);
-    void keep(std::uint64_t step, Duration time, const TraceKind& kind, std::uint32_t text) {
-        std::uint32_t kind_text = find_text(kind.hash, kind_space);
-        if (kind_text == no_text)
-            kind_text = keep_text(kind.hash, kind_space, std::string(kind.text));
-        records_.push_back(Record{step, time, kind_text, text});
+    /// Room for a new text, set in `own`: in the table while it has room (its number is
+    /// returned), else in the ring slot the entry is about to take (no_text is returned).
+    std::uint32_t new_text(std::uint64_t hash, std::uint64_t space, bool timed, std::string*& own);
+    /// The number of a kind (a short list: a loop records a handful; the last one first).
+    std::uint32_t kind_number(const TraceKind& kind) {
+        if (last_kind_ < kinds_.size() && kinds_[last_kind_].hash == kind.hash)
+            return last_kind_;
+        for (std::uint32_t i = 0; i < kinds_.size(); ++i) {
+            if (kinds_[i].hash == kind.hash)
+                return last_kind_ = i;
+        }
+        return new_kind(kind);
     }
-    /// Past the limit: the ring's next slot, with its step, time and kind set and its text
-    /// cleared (the ring is not readable by reference: no text recorded can be one of its).
-    TraceEntry& ring_slot(std::uint64_t step, Duration time, const TraceKind& kind);
-    TraceEntry entry_of(const Record& record) const;
+    /// Adds a kind to the list while it has room (kind_capacity past the limit), else writes
+    /// it into the ring slot the entry is about to take and returns no_text.
+    std::uint32_t new_kind(const TraceKind& kind);
+    static constexpr std::size_t kind_capacity = 256;
+    void keep(const Record& record) {
+        if (records_.size() < limit_) {
+            records_.push_back(record);
+            return;
+        }
+        RingSlot& slot = next_ring_slot();
+        slot.record = record;
+        if (record.text != no_text)
+            slot.own.text.clear();
+        if (record.kind != no_text)
+            slot.own_kind.clear();
+        ring_next_ = (ring_next_ + 1) % recent_capacity;
+        ring_count_ += ring_count_ < recent_capacity;
+    }
+    /// Past the limit: the ring slot the next entry takes.
+    RingSlot& next_ring_slot() {
+        if (ring_.empty())
+            ring_.resize(recent_capacity);
+        return ring_[ring_next_];
+    }
+    TraceEntry entry_of(const Record& record, const RingSlot* slot = nullptr) const;
 
-    static constexpr std::uint64_t kind_space = 0x6b696e64;   // "kind"
     static constexpr std::uint64_t timed_space = 0x74696d65;  // "time"
 
+    struct Kind {
+        std::uint64_t hash;
+        std::string text;
+    };
     std::vector<Record> records_;              // the first limit_ entries
-    std::vector<Text> texts_;                  // the distinct texts of records_, by number
+    std::vector<Text> texts_;                  // the distinct texts, by number
     std::vector<TextSlot> slots_;              // texts_ by hash: a power of two, half full
+    std::vector<Kind> kinds_;                  // the distinct kinds, by number
+    std::uint32_t last_kind_ = 0;              // the kind recorded last
     mutable std::vector<TraceEntry> entries_;  // records_ put together, as far as asked
-    std::vector<TraceEntry> recent_;           // past the limit: a ring of the latest entries
-    std::size_t recent_next_ = 0;              // the oldest one, once the ring is full
+    std::vector<RingSlot> ring_;  // past the limit: the latest entries (recent_capacity slots)
+    std::size_t ring_next_ = 0;   // the slot the next entry takes (the oldest, once full)
+    std::size_t ring_count_ = 0;  // slots filled
     std::size_t limit_;
     std::uint64_t total_ = 0;
     std::uint64_t digest_ = 0xcbf29ce484222325ULL;
