@@ -37,7 +37,7 @@ class RingQueue {
         return item;
     }
     /// Past this many slots, an emptied queue gives its buffer back.
-    static constexpr std::size_t keep_capacity = 4096;
+    static constexpr std::size_t keep_capacity = std::size_t{1} << 16;
     /// Removes every item (the oldest first), keeping the buffer.
     void clear() noexcept {
         while (size_ > 0)
