@@ -158,6 +158,35 @@ TEST_CASE("Trace records: past the limit, with the tables full, entries keep the
     CHECK(trace.size() == texts + 304);
 }
 
+TEST_CASE("Trace records: numbered entries share a text and read back their own numbers") {
+    for (const std::size_t limit : {std::size_t{1000}, std::size_t{1}}) {
+        CAPTURE(limit);
+        sim::Trace trace(limit);
+        int written = 0;
+        for (std::uint64_t n = 1; n <= 3; ++n) {
+            trace.add_numbered(
+                n, 0s, call, 100 + n, 7, n,
+                [&](std::string& out) {
+                    ++written;
+                    out += "wake-up of Task-";
+                },
+                [](std::string& out) { out += " (worker() from main.cpp:4)"; });
+        }
+        // Another key: another text, though the number is the same.
+        trace.add_numbered(
+            4, 0s, call, 200, 8, 3, [](std::string& out) { out += "run Task-"; },
+            [](std::string&) {});
+        CHECK(written == 1);
+        std::vector<std::string> expected = {
+            "[t=0.000s #1] call wake-up of Task-1 (worker() from main.cpp:4)",
+            "[t=0.000s #2] call wake-up of Task-2 (worker() from main.cpp:4)",
+            "[t=0.000s #3] call wake-up of Task-3 (worker() from main.cpp:4)",
+            "[t=0.000s #4] call run Task-3",
+        };
+        CHECK(lines(trace.last(4)) == expected);
+    }
+}
+
 // ---- the ready queue's ring ---------------------------------------------------------------
 
 TEST_CASE("RingQueue: first in, first out across growth and wrap-around; clear keeps none") {

@@ -171,6 +171,22 @@ std::string_view TaskBase::name_text(NameBuffer& buffer) const {
     return name_ ? std::string_view(*name_) : spell_numbered(number_, buffer);
 }
 
+bool TaskBase::numbered_trace_name(NumberedName& parts) const {
+    if (!named_by_loop || number_ == 0)
+        return false;
+    TraceSuffix spare;
+    const TraceSuffix& suffix = trace_suffix(coro_origin_, made_by, created_at(), spare);
+    parts.number = number_;
+    parts.suffix_hash = suffix.hash;
+    if (&suffix == &spare) {
+        parts.spare = std::move(spare.text);
+        parts.suffix = parts.spare;
+    } else {
+        parts.suffix = suffix.text;
+    }
+    return true;
+}
+
 void TaskBase::append_trace_name(std::string& text) const {
     NameBuffer buffer;
     text += name_text(buffer);

@@ -84,8 +84,22 @@ constexpr TraceKind time_kind{"time"};
 void SimLoop::before_callback(const detail::HandleState& handle) {
     inside_callback_ = true;
     if (handle.purpose != nullptr) {
-        // "sleep wake-up of worker-1": the subject's name and hash come from the memo.
         const auto subject = handle.about.lock();
+        detail::FutureStateBase::NumberedName parts;
+        if (subject && subject->numbered_trace_name(parts)) {
+            // "sleep wake-up of Task-7 (worker() from main.cpp:4)": one text for the tasks of
+            // one site, each entry with its task's number.
+            const std::uint64_t purpose_hash = detail::HandleState::purpose_hash(handle.purpose, 0);
+            trace_.add_numbered(
+                steps(), now_, call_kind,
+                detail::HandleState::purpose_hash(handle.purpose, subject->trace_hash()),
+                detail::hash_combine(purpose_hash, parts.suffix_hash), parts.number,
+                [&](std::string& out) { out.append(handle.purpose).append(" Task-"); },
+                [&](std::string& out) { out.append(parts.suffix); });
+            signals_.on_step(steps());
+            return;
+        }
+        // "sleep wake-up of worker-1": the subject's name and hash come from the memo.
         const NameMemo* named = subject ? &memo_of(*subject) : nullptr;
         trace_.add_with(steps(), now_, call_kind,
                         detail::HandleState::purpose_hash(handle.purpose, named ? named->hash : 0),
@@ -118,6 +132,18 @@ void SimLoop::before_callback(const detail::HandleState& handle) {
 
 void SimLoop::before_task_step(const detail::TaskBase& task) {
     inside_callback_ = true;
+    detail::FutureStateBase::NumberedName parts;
+    if (task.numbered_trace_name(parts)) {
+        // "run Task-7 (worker() from main.cpp:4)": one text for the tasks of one site.
+        static constexpr std::uint64_t task_prefix = detail::text_hash("Task-");
+        trace_.add_numbered(
+            steps(), now_, run_kind, task.trace_hash(),
+            detail::hash_combine(task_prefix, parts.suffix_hash), parts.number,
+            [](std::string& out) { out.append("Task-"); },
+            [&](std::string& out) { out.append(parts.suffix); });
+        signals_.on_step(steps());
+        return;
+    }
     const NameMemo& memo = memo_of(task);
     trace_.add_with(steps(), now_, run_kind, memo.hash,
                     [&memo](std::string& out) { out.assign(memo.name); });

@@ -3,15 +3,16 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdio>
+#include <string>
 
 namespace simrun::sim {
-std::uint32_t Trace::new_text(std::uint64_t hash, std::uint64_t space, bool timed,
-                              std::string*& own) {
+std::uint32_t Trace::new_text(std::uint64_t hash, std::uint64_t space, Text*& own) {
     if (records_.size() >= limit_ && texts_.size() >= text_capacity) {
         Text& text = next_ring_slot().own;
         text.text.clear();
-        text.timed = timed;
-        own = &text.text;
+        text.timed = false;
+        text.number_at = no_text;
+        own = &text;
         return no_text;
     }
     if ((texts_.size() + 1) * 2 > slots_.size()) {
@@ -34,9 +35,8 @@ std::uint32_t Trace::new_text(std::uint64_t hash, std::uint64_t space, bool time
     while (slots_[i].text != no_text)
         i = (i + 1) & mask;
     const auto number = static_cast<std::uint32_t>(texts_.size());
-    texts_.push_back(Text{{}, timed});
+    own = &texts_.emplace_back();
     slots_[i] = TextSlot{key, number};
-    own = &texts_.back().text;
     return number;
 }
 
@@ -54,11 +54,12 @@ void Trace::add_timed(std::uint64_t step, Duration time, const TraceKind& kind,
     mix(step, time, kind.hash, text_hash);
     std::uint32_t text = find_text(text_hash, timed_space);
     if (text == no_text) {
-        std::string* own = nullptr;
-        text = new_text(text_hash, timed_space, true, own);
-        own->assign(prefix);
+        Text* own = nullptr;
+        text = new_text(text_hash, timed_space, own);
+        own->text.assign(prefix);
+        own->timed = true;
     }
-    keep(Record{step, time, kind_number(kind), text});
+    keep(Record{step, time, kind_number(kind), text, 0});
 }
 
 TraceEntry Trace::entry_of(const Record& record, const RingSlot* slot) const {
@@ -67,7 +68,14 @@ TraceEntry Trace::entry_of(const Record& record, const RingSlot* slot) const {
                      record.kind == no_text ? slot->own_kind : kinds_[record.kind].text,
                      {}};
     const Text& text = record.text == no_text ? slot->own : texts_[record.text];
-    entry.text = text.text;
+    if (text.number_at == no_text) {
+        entry.text = text.text;
+    } else {
+        const std::string_view whole = text.text;
+        entry.text.append(whole.substr(0, text.number_at))
+            .append(std::to_string(record.number))
+            .append(whole.substr(text.number_at));
+    }
     if (text.timed)
         append_time(entry.text, record.time);
     return entry;

@@ -143,6 +143,19 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
     virtual std::uint64_t trace_hash() const;
     /// Writes trace_name() into `out` (cleared first) and returns its hash (which a task keeps).
     virtual std::uint64_t compose_trace_name(std::string& out) const;
+    /// A trace name that is "Task-<number>" and a suffix (a name the loop gave a task, see
+    /// TaskBase): the parts, so that the simulator's trace shares one text among such tasks.
+    struct NumberedName {
+        std::uint64_t number = 0;
+        std::string_view suffix;  // valid until the next call (of any task) on this thread
+        std::uint64_t suffix_hash = 0;
+        std::string spare;  // holds the suffix if no memo could
+    };
+    /// Fills `parts` and returns true if the trace name is numbered; false for any other.
+    virtual bool numbered_trace_name(NumberedName& parts) const {
+        (void)parts;
+        return false;
+    }
     /// True if trace_hash() is kept, so that it costs nothing (a task's, once composed).
     virtual bool trace_hash_known() const noexcept { return false; }
     /// "Future" or "Task": the name used in "... exception was never retrieved".
@@ -193,7 +206,7 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
     static void unlink_all(TaskBase* first) noexcept;
 
     std::shared_ptr<LoopAnchor> anchor_;
-    std::unique_ptr<Extras> extras_;  // null: no done callback, cancel message or built label
+    std::unique_ptr<Extras> extras_;    // null: no done callback, cancel message or built label
     TaskBase* first_waiter_ = nullptr;  // tasks waiting on this future, in the order they came
     TaskBase* last_waiter_ = nullptr;
     const char* static_label_ = "";

@@ -79,6 +79,8 @@ class TaskBase : public FutureStateBase {
     /// Keeps the hash (until the next set_name()).
     std::uint64_t compose_trace_name(std::string& out) const override;
     bool trace_hash_known() const noexcept override { return trace_hash_ != 0; }
+    /// "Task-<number>" and " (worker() from main.cpp:42)" while the task has the loop's name.
+    bool numbered_trace_name(NumberedName& parts) const override;
     /// The context the task runs in (it keeps the task's state alive).
     Context context() const;
     std::string describe() const override;

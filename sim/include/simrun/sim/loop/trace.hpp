@@ -72,11 +72,31 @@ class Trace {
         mix(step, time, kind.hash, text_hash);
         std::uint32_t text = find_text(text_hash, 0);
         if (text == no_text) {
-            std::string* own = nullptr;
-            text = new_text(text_hash, 0, false, own);
-            write_text(*own);
+            Text* own = nullptr;
+            text = new_text(text_hash, 0, own);
+            write_text(own->text);
         }
-        keep(Record{step, time, kind_number(kind), text});
+        keep(Record{step, time, kind_number(kind), text, 0});
+    }
+    /// Records an entry saying a text with `number` in it ("run Task-7 (worker() from
+    /// main.cpp:4)"), known to the digest by `text_hash`: `write_before(out)` and
+    /// `write_after(out)` append what comes before and after the number, the same for every
+    /// entry with this `key`; they are called only for a key not seen yet. So entries that
+    /// differ only by their number (tasks named by the loop) share one text.
+    template <class WriteBefore, class WriteAfter>
+    void add_numbered(std::uint64_t step, Duration time, const TraceKind& kind,
+                      std::uint64_t text_hash, std::uint64_t key, std::uint64_t number,
+                      WriteBefore&& write_before, WriteAfter&& write_after) {
+        mix(step, time, kind.hash, text_hash);
+        std::uint32_t text = find_text(key, numbered_space);
+        if (text == no_text) {
+            Text* own = nullptr;
+            text = new_text(key, numbered_space, own);
+            write_before(own->text);
+            own->number_at = static_cast<std::uint32_t>(own->text.size());
+            write_after(own->text);
+        }
+        keep(Record{step, time, kind_number(kind), text, number});
     }
     /// Records an entry saying `prefix` followed by its time ("advance to 1.250s"), known to
     /// the digest by `text_hash` (the time is in the digest already).
@@ -107,11 +127,14 @@ class Trace {
         Duration time;
         std::uint32_t kind;
         std::uint32_t text;
+        std::uint64_t number;  // for a text with a number in it
     };
-    /// A distinct text; a `timed` one is followed by its entry's time when read.
+    /// A distinct text; a `timed` one is followed by its entry's time when read, a numbered
+    /// one has its entry's number inserted at `number_at`.
     struct Text {
         std::string text;
         bool timed = false;
+        std::uint32_t number_at = no_text;
     };
     /// One slot of the table of texts by hash (open addressing; `text` no_text when free).
     struct TextSlot {
@@ -147,9 +170,9 @@ class Trace {
                 return slot.text;
         }
     }
-    /// Room for a new text, set in `own`: in the table while it has room (its number is
-    /// returned), else in the ring slot the entry is about to take (no_text is returned).
-    std::uint32_t new_text(std::uint64_t hash, std::uint64_t space, bool timed, std::string*& own);
+    /// Room for a new text, empty, set in `own`: in the table while it has room (its number
+    /// is returned), else in the ring slot the entry is about to take (no_text is returned).
+    std::uint32_t new_text(std::uint64_t hash, std::uint64_t space, Text*& own);
     /// The number of a kind (a short list: a loop records a handful; the last one first).
     std::uint32_t kind_number(const TraceKind& kind) {
         if (last_kind_ < kinds_.size() && kinds_[last_kind_].hash == kind.hash)
@@ -186,7 +209,8 @@ class Trace {
     }
     TraceEntry entry_of(const Record& record, const RingSlot* slot = nullptr) const;
 
-    static constexpr std::uint64_t timed_space = 0x74696d65;  // "time"
+    static constexpr std::uint64_t timed_space = 0x74696d65;     // "time"
+    static constexpr std::uint64_t numbered_space = 0x6e756d62;  // "numb"
 
     struct Kind {
         std::uint64_t hash;
