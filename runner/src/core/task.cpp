@@ -160,6 +160,11 @@ std::string_view spell_numbered(std::uint64_t number, TaskBase::NameBuffer& buff
     std::memcpy(p, prefix.data(), prefix.size());
     return {p, static_cast<std::size_t>(end - p)};
 }
+/// The hash of "Task-<number>" in a trace: made of the prefix's and the number.
+std::uint64_t numbered_hash(std::uint64_t number) noexcept {
+    static constexpr std::uint64_t prefix = text_hash("Task-");
+    return hash_combine(prefix, number);
+}
 }  // namespace
 
 std::string TaskBase::numbered_name(std::uint64_t number) {
@@ -178,6 +183,8 @@ bool TaskBase::numbered_trace_name(NumberedName& parts) const {
     const TraceSuffix& suffix = trace_suffix(coro_origin_, made_by, created_at(), spare);
     parts.number = number_;
     parts.suffix_hash = suffix.hash;
+    if (trace_hash_ == 0)
+        trace_hash_ = hash_combine(numbered_hash(number_), suffix.hash);
     if (&suffix == &spare) {
         parts.spare = std::move(spare.text);
         parts.suffix = parts.spare;
@@ -208,12 +215,14 @@ std::uint64_t TaskBase::compose_trace_name(std::string& out) const {
 }
 
 std::uint64_t TaskBase::keep_trace_hash(std::string* out) const {
-    // The name's hash, then (for a name the loop gave) the suffix's.
+    // The name's hash (a name the loop gave is hashed by its parts, without spelling it), then
+    // (for a name the loop gave) the suffix's.
+    const bool numbered = named_by_loop && number_ != 0;
     NameBuffer buffer;
-    const std::string_view name = name_text(buffer);
+    const std::string_view name = numbered && out == nullptr ? "" : name_text(buffer);
     if (out != nullptr)
         out->append(name);
-    trace_hash_ = text_hash(name);
+    trace_hash_ = numbered ? numbered_hash(number_) : text_hash(name);
     if (named_by_loop) {
         TraceSuffix spare;
         const TraceSuffix& suffix = trace_suffix(coro_origin_, made_by, created_at(), spare);
