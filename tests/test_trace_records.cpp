@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -184,6 +185,31 @@ TEST_CASE("Trace records: numbered entries share a text and read back their own 
             "[t=0.000s #4] call run Task-3",
         };
         CHECK(lines(trace.last(4)) == expected);
+    }
+}
+
+TEST_CASE("Trace records: a text whose writing throws is not kept, and the entry not counted") {
+    for (const std::size_t limit : {std::size_t{1000}, std::size_t{1}}) {
+        CAPTURE(limit);
+        sim::Trace trace(limit);
+        trace.add(0, 0s, "k", "first");
+        sim::Trace same(limit);
+        same.add(0, 0s, "k", "first");
+        auto fail = [](std::string& out) {
+            out += "half";
+            throw std::runtime_error("no text");
+        };
+        CHECK_THROWS_AS(trace.add_with(1, 0s, call, 42, fail), std::runtime_error);
+        CHECK_THROWS_AS(trace.add_numbered(1, 0s, call, 43, 44, 1, fail, fail), std::runtime_error);
+        CHECK(trace.size() == 1);
+        CHECK(trace.digest() == same.digest());
+        // The hash is free again: the next entry with it writes (and shows) its text.
+        trace.add_with(1, 0s, call, 42, [](std::string& out) { out += "whole"; });
+        trace.add_numbered(
+            2, 0s, call, 43, 44, 7, [](std::string& out) { out += "n"; }, [](std::string&) {});
+        CHECK(lines(trace.last(3)) == std::vector<std::string>{"[t=0.000s #0] k first",
+                                                               "[t=0.000s #1] call whole",
+                                                               "[t=0.000s #2] call n7"});
     }
 }
 

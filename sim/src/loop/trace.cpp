@@ -15,29 +15,58 @@ std::uint32_t Trace::new_text(std::uint64_t hash, std::uint64_t space, Text*& ow
         own = &text;
         return no_text;
     }
-    if ((texts_.size() + 1) * 2 > slots_.size()) {
-        // Grow to keep the table at most half full; the numbers stay (they are texts_'s).
-        std::vector<TextSlot> old = std::move(slots_);
-        slots_.assign(old.empty() ? 64 : old.size() * 2, TextSlot{});
-        const std::size_t mask = slots_.size() - 1;
-        for (const TextSlot& slot : old) {
+    own = &texts_.emplace_back();
+    const auto number = static_cast<std::uint32_t>(texts_.size() - 1);
+    try {
+        insert_slot(detail::hash_combine(hash, space), number);
+    } catch (...) {
+        texts_.pop_back();
+        throw;
+    }
+    return number;
+}
+
+void Trace::insert_slot(std::uint64_t key, std::uint32_t value) {
+    if ((used_slots_ + 1) * 2 > slots_.size()) {
+        // Grow to keep the table at most half full; the numbers stay.
+        std::vector<TextSlot> grown(slots_.empty() ? 64 : slots_.size() * 2);
+        const std::size_t mask = grown.size() - 1;
+        for (const TextSlot& slot : slots_) {
             if (slot.text == no_text)
                 continue;
             std::size_t i = static_cast<std::size_t>(slot.key) & mask;
-            while (slots_[i].text != no_text)
+            while (grown[i].text != no_text)
                 i = (i + 1) & mask;
-            slots_[i] = slot;
+            grown[i] = slot;
         }
+        slots_ = std::move(grown);
     }
-    const std::uint64_t key = detail::hash_combine(hash, space);
     const std::size_t mask = slots_.size() - 1;
     std::size_t i = static_cast<std::size_t>(key) & mask;
     while (slots_[i].text != no_text)
         i = (i + 1) & mask;
-    const auto number = static_cast<std::uint32_t>(texts_.size());
-    own = &texts_.emplace_back();
-    slots_[i] = TextSlot{key, number};
-    return number;
+    slots_[i] = TextSlot{key, value};
+    ++used_slots_;
+}
+
+void Trace::forget_new_text(std::uint32_t text, std::uint64_t hash, std::uint64_t space) noexcept {
+    if (text == no_text) {
+        // The ring slot's own text was being written: the entry there (the oldest) loses it.
+        next_ring_slot().own.text.clear();
+        return;
+    }
+    // The latest key inserted: no other key's probe passes over its slot, so it can go.
+    const std::uint64_t key = detail::hash_combine(hash, space);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = static_cast<std::size_t>(key) & mask; slots_[i].text != no_text;
+         i = (i + 1) & mask) {
+        if (slots_[i].key == key) {
+            slots_[i] = TextSlot{};
+            --used_slots_;
+            break;
+        }
+    }
+    texts_.pop_back();
 }
 
 std::uint32_t Trace::new_kind(const TraceKind& kind) {
@@ -46,20 +75,32 @@ std::uint32_t Trace::new_kind(const TraceKind& kind) {
         return no_text;
     }
     kinds_.push_back(Kind{kind.hash, std::string(kind.text)});
-    return last_kind_ = static_cast<std::uint32_t>(kinds_.size() - 1);
+    const auto number = static_cast<std::uint32_t>(kinds_.size() - 1);
+    try {
+        insert_slot(detail::hash_combine(kind.hash, kind_space), number);
+    } catch (...) {
+        kinds_.pop_back();
+        throw;
+    }
+    return last_kind_ = number;
 }
 
 void Trace::add_timed(std::uint64_t step, Duration time, const TraceKind& kind,
                       std::uint64_t text_hash, std::string_view prefix) {
-    mix(step, time, kind.hash, text_hash);
     std::uint32_t text = find_text(text_hash, timed_space);
     if (text == no_text) {
         Text* own = nullptr;
         text = new_text(text_hash, timed_space, own);
-        own->text.assign(prefix);
+        try {
+            own->text.assign(prefix);
+        } catch (...) {
+            forget_new_text(text, text_hash, timed_space);
+            throw;
+        }
         own->timed = true;
     }
     keep(Record{step, time, kind_number(kind), text, 0});
+    mix(step, time, kind.hash, text_hash);
 }
 
 TraceEntry Trace::entry_of(const Record& record, const RingSlot* slot) const {

@@ -146,6 +146,9 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
     /// A trace name that is "Task-<number>" and a suffix (a name the loop gave a task, see
     /// TaskBase): the parts, so that the simulator's trace shares one text among such tasks.
     struct NumberedName {
+        NumberedName() = default;
+        NumberedName(const NumberedName&) = delete;  // `suffix` may point into `spare`
+        NumberedName& operator=(const NumberedName&) = delete;
         std::uint64_t number = 0;
         std::string_view suffix;  // valid until the next call (of any task) on this thread
         std::uint64_t suffix_hash = 0;
@@ -189,7 +192,7 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
         std::shared_ptr<const ContextMap> context;
         const char* purpose = nullptr;  // see add_done_callback()
     };
-    /// What most futures never have, out of line: 8 bytes in every future instead of 72.
+    /// What most futures never have, out of line: 8 bytes in every future instead of 40.
     struct Extras {
         std::vector<DoneCallback> callbacks;
         std::string cancel_message;

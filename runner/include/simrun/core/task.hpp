@@ -44,7 +44,8 @@ class TaskBase : public FutureStateBase {
     int uncancel() noexcept;
     int cancelling() const noexcept { return cancels_requested_; }
     /// The name ("Task-7" for the loop's seventh task that was given none). A name the loop
-    /// gave is kept as its number and spelled out here on the first call.
+    /// gave is kept as its number and spelled out here on the first call (so, like everything
+    /// about a task, only on the loop's thread).
     const std::string& name() const {
         if (!name_)
             name_ = std::make_unique<std::string>(numbered_name(number_));
@@ -59,7 +60,13 @@ class TaskBase : public FutureStateBase {
         trace_hash_ = 0;
     }
     /// The name: what reports and traces call the task ("awaits Task-2").
-    std::string_view label() const noexcept override { return name(); }
+    std::string_view label() const noexcept override {
+        try {
+            return name();
+        } catch (...) {  // out of memory spelling "Task-<number>"
+            return {};
+        }
+    }
     /// "Task-<number>".
     static std::string numbered_name(std::uint64_t number);
     /// Room for "Task-<any 64-bit number>".

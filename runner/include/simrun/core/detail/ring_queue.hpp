@@ -38,7 +38,8 @@ class RingQueue {
     }
     /// Past this many slots, an emptied queue gives its buffer back.
     static constexpr std::size_t keep_capacity = std::size_t{1} << 16;
-    /// Removes every item (the oldest first), keeping the buffer.
+    /// Removes every item (the oldest first); the buffer stays unless it is larger than
+    /// keep_capacity.
     void clear() noexcept {
         while (size_ > 0)
             (void)pop_front();

@@ -42,10 +42,11 @@ struct TraceKind {
 /// and its text in a table of the distinct texts seen, looked up by hash), so an entry whose
 /// text was seen before writes no text at all; the texts are put together when entries(),
 /// last() or format() is called. The first `limit` entries are kept, then a ring of the latest
-/// recent_capacity. The table holds at most text_capacity texts; past that, an entry of the
-/// ring with a new text keeps its own copy.
+/// recent_capacity. Past the limit, the table stops growing at text_capacity texts (and
+/// kind_capacity kinds): an entry of the ring with a new text keeps its own copy.
 ///
-/// A const Trace formats lazily, so reading one from two threads at once needs a lock.
+/// A const Trace formats lazily, so reading one from two threads at once needs a lock, and the
+/// vector entries() returns is a cache: it holds what was recorded when it was last called.
 class Trace {
   public:
     /// Keeps the first `limit` entries, and past them the last recent_capacity ones (the
@@ -69,14 +70,19 @@ class Trace {
     template <class WriteText>
     void add_with(std::uint64_t step, Duration time, const TraceKind& kind, std::uint64_t text_hash,
                   WriteText&& write_text) {
-        mix(step, time, kind.hash, text_hash);
         std::uint32_t text = find_text(text_hash, 0);
         if (text == no_text) {
             Text* own = nullptr;
             text = new_text(text_hash, 0, own);
-            write_text(own->text);
+            try {
+                write_text(own->text);
+            } catch (...) {
+                forget_new_text(text, text_hash, 0);
+                throw;
+            }
         }
         keep(Record{step, time, kind_number(kind), text, 0});
+        mix(step, time, kind.hash, text_hash);
     }
     /// Records an entry saying a text with `number` in it ("run Task-7 (worker() from
     /// main.cpp:4)"), known to the digest by `text_hash`: `write_before(out)` and
@@ -87,16 +93,21 @@ class Trace {
     void add_numbered(std::uint64_t step, Duration time, const TraceKind& kind,
                       std::uint64_t text_hash, std::uint64_t key, std::uint64_t number,
                       WriteBefore&& write_before, WriteAfter&& write_after) {
-        mix(step, time, kind.hash, text_hash);
         std::uint32_t text = find_text(key, numbered_space);
         if (text == no_text) {
             Text* own = nullptr;
             text = new_text(key, numbered_space, own);
-            write_before(own->text);
-            own->number_at = static_cast<std::uint32_t>(own->text.size());
-            write_after(own->text);
+            try {
+                write_before(own->text);
+                own->number_at = static_cast<std::uint32_t>(own->text.size());
+                write_after(own->text);
+            } catch (...) {
+                forget_new_text(text, key, numbered_space);
+                throw;
+            }
         }
         keep(Record{step, time, kind_number(kind), text, number});
+        mix(step, time, kind.hash, text_hash);
     }
     /// Records an entry saying `prefix` followed by its time ("advance to 1.250s"), known to
     /// the digest by `text_hash` (the time is in the digest already).
@@ -155,8 +166,8 @@ class Trace {
         digest_ = detail::hash_combine(digest_, text_hash);
         ++total_;
     }
-    /// The number of the text kept for (hash, space), or no_text. Spaces keep texts and timed
-    /// texts apart.
+    /// The number of the text (or for kind_space, of the kind) kept for (hash, space), or
+    /// no_text. Spaces keep texts, timed and numbered texts and kinds apart.
     std::uint32_t find_text(std::uint64_t hash, std::uint64_t space) const noexcept {
         if (slots_.empty())
             return no_text;
@@ -173,15 +184,16 @@ class Trace {
     /// Room for a new text, empty, set in `own`: in the table while it has room (its number
     /// is returned), else in the ring slot the entry is about to take (no_text is returned).
     std::uint32_t new_text(std::uint64_t hash, std::uint64_t space, Text*& own);
-    /// The number of a kind (a short list: a loop records a handful; the last one first).
+    /// Undoes new_text() (the text could not be written): the latest text leaves the table.
+    void forget_new_text(std::uint32_t text, std::uint64_t hash, std::uint64_t space) noexcept;
+    /// Adds `key` -> `value` to the table (growing it to stay at most half full).
+    void insert_slot(std::uint64_t key, std::uint32_t value);
+    /// The number of a kind: the last one recorded, else from the table (kind_space).
     std::uint32_t kind_number(const TraceKind& kind) {
         if (last_kind_ < kinds_.size() && kinds_[last_kind_].hash == kind.hash)
             return last_kind_;
-        for (std::uint32_t i = 0; i < kinds_.size(); ++i) {
-            if (kinds_[i].hash == kind.hash)
-                return last_kind_ = i;
-        }
-        return new_kind(kind);
+        const std::uint32_t number = find_text(kind.hash, kind_space);
+        return number != no_text ? last_kind_ = number : new_kind(kind);
     }
     /// Adds a kind to the list while it has room (kind_capacity past the limit), else writes
     /// it into the ring slot the entry is about to take and returns no_text.
@@ -209,6 +221,7 @@ class Trace {
     }
     TraceEntry entry_of(const Record& record, const RingSlot* slot = nullptr) const;
 
+    static constexpr std::uint64_t kind_space = 0x6b696e64;      // "kind"
     static constexpr std::uint64_t timed_space = 0x74696d65;     // "time"
     static constexpr std::uint64_t numbered_space = 0x6e756d62;  // "numb"
 
@@ -216,11 +229,12 @@ class Trace {
         std::uint64_t hash;
         std::string text;
     };
-    std::vector<Record> records_;              // the first limit_ entries
-    std::vector<Text> texts_;                  // the distinct texts, by number
-    std::vector<TextSlot> slots_;              // texts_ by hash: a power of two, half full
-    std::vector<Kind> kinds_;                  // the distinct kinds, by number
-    std::uint32_t last_kind_ = 0;              // the kind recorded last
+    std::vector<Record> records_;  // the first limit_ entries
+    std::vector<Text> texts_;      // the distinct texts, by number
+    std::vector<TextSlot> slots_;  // texts_ and kinds_ by hash: a power of two, half full
+    std::vector<Kind> kinds_;      // the distinct kinds, by number
+    std::uint32_t last_kind_ = 0;  // the kind recorded last
+    std::size_t used_slots_ = 0;   // slots_ in use (texts and kinds)
     mutable std::vector<TraceEntry> entries_;  // records_ put together, as far as asked
     std::vector<RingSlot> ring_;  // past the limit: the latest entries (recent_capacity slots)
     std::size_t ring_next_ = 0;   // the slot the next entry takes (the oldest, once full)
