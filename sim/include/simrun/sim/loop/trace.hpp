@@ -204,12 +204,9 @@ class Trace {
             records_.push_back(record);
             return;
         }
-        RingSlot& slot = next_ring_slot();
-        slot.record = record;
-        if (record.text != no_text)
-            slot.own.text.clear();
-        if (record.kind != no_text)
-            slot.own_kind.clear();
+        // A slot's own text and kind are read only when its record says so (no_text): they are
+        // left as they are, so recording an entry seen before touches the record alone.
+        next_ring_slot().record = record;
         ring_next_ = (ring_next_ + 1) % recent_capacity;
         ring_count_ += ring_count_ < recent_capacity;
     }
