@@ -155,15 +155,14 @@ std::string_view spell_numbered(std::uint64_t number, TaskBase::NameBuffer& buff
         *--p = static_cast<char>('0' + number % 10);
         number /= 10;
     } while (number > 0);
-    constexpr std::string_view prefix = "Task-";
+    constexpr std::string_view prefix = TaskBase::NumberedName::prefix;
     p -= prefix.size();
     std::memcpy(p, prefix.data(), prefix.size());
     return {p, static_cast<std::size_t>(end - p)};
 }
 /// The hash of "Task-<number>" in a trace: made of the prefix's and the number.
 std::uint64_t numbered_hash(std::uint64_t number) noexcept {
-    static constexpr std::uint64_t prefix = text_hash("Task-");
-    return hash_combine(prefix, number);
+    return hash_combine(TaskBase::NumberedName::prefix_hash, number);
 }
 }  // namespace
 

@@ -94,7 +94,9 @@ void SimLoop::before_callback(const detail::HandleState& handle) {
                 steps(), now_, call_kind,
                 detail::HandleState::purpose_hash(handle.purpose, subject->trace_hash()),
                 detail::hash_combine(purpose_hash, parts.suffix_hash), parts.number,
-                [&](std::string& out) { out.append(handle.purpose).append(" Task-"); },
+                [&](std::string& out) {
+                    out.append(handle.purpose).append(1, ' ').append(parts.prefix);
+                },
                 [&](std::string& out) { out.append(parts.suffix); });
             signals_.on_step(steps());
             return;
@@ -135,11 +137,10 @@ void SimLoop::before_task_step(const detail::TaskBase& task) {
     detail::FutureStateBase::NumberedName parts;
     if (task.numbered_trace_name(parts)) {
         // "run Task-7 (worker() from main.cpp:4)": one text for the tasks of one site.
-        static constexpr std::uint64_t task_prefix = detail::text_hash("Task-");
         trace_.add_numbered(
             steps(), now_, run_kind, task.trace_hash(),
-            detail::hash_combine(task_prefix, parts.suffix_hash), parts.number,
-            [](std::string& out) { out.append("Task-"); },
+            detail::hash_combine(parts.prefix_hash, parts.suffix_hash), parts.number,
+            [](std::string& out) { out.append(detail::FutureStateBase::NumberedName::prefix); },
             [&](std::string& out) { out.append(parts.suffix); });
         signals_.on_step(steps());
         return;

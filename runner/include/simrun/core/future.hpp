@@ -17,6 +17,7 @@
 
 #include "simrun/core/context.hpp"
 #include "simrun/core/detail/rare_text.hpp"
+#include "simrun/core/detail/text_hash.hpp"
 #include "simrun/core/exceptions.hpp"
 #include "simrun/core/future_snapshot.hpp"
 #include "simrun/core/source_location.hpp"
@@ -149,6 +150,9 @@ class FutureStateBase : public std::enable_shared_from_this<FutureStateBase> {
         NumberedName() = default;
         NumberedName(const NumberedName&) = delete;  // `suffix` may point into `spare`
         NumberedName& operator=(const NumberedName&) = delete;
+        /// What comes before the number, and its hash (the trace hashes such a name by parts).
+        static constexpr std::string_view prefix = "Task-";
+        static constexpr std::uint64_t prefix_hash = text_hash(prefix);
         std::uint64_t number = 0;
         std::string_view suffix;  // valid until the next call (of any task) on this thread
         std::uint64_t suffix_hash = 0;
