@@ -128,20 +128,21 @@ TimerHandle EventLoop::call_later(Duration delay, std::function<void()> callback
 
 TimerHandle EventLoop::call_at(Duration when, std::function<void()> callback,
                                SourceLocation where) {
-    return schedule_timer(when, make_handle(std::move(callback), where, true));  // it checks
+    auto timer = make_handle(std::move(callback), where, true);
+    arm_timer(when, timer);  // it checks
+    return TimerHandle(std::move(timer));
 }
 
-TimerHandle EventLoop::schedule_timer(Duration when, std::shared_ptr<detail::HandleState> timer) {
+void EventLoop::arm_timer(Duration when, const std::shared_ptr<detail::HandleState>& timer) {
     check_closed();
     check_thread();
     timer->loop = this;
     timer->is_timer = true;
     timer->when = when;
     if (when == Duration::max())  // never: not armed, so it neither fires nor bounds a wait
-        return TimerHandle(std::move(timer));
+        return;
     timer->sequence = timer_sequence();
     timers_.push(timer);
-    return TimerHandle(std::move(timer));
 }
 
 Handle EventLoop::call_soon_threadsafe(std::function<void()> callback, SourceLocation where) {

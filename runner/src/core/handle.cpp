@@ -8,14 +8,19 @@
 namespace simrun {
 
 void Handle::cancel() {
-    if (!state_ || state_->cancelled.exchange(true))
-        return;
-    // Only a timer still in the heap is counted (one due never, Duration::max(), never was).
-    if (state_->in_heap && state_->loop != nullptr)
-        state_->loop->timer_cancelled(*state_);
+    if (state_)
+        state_->cancel();
 }
 
 namespace detail {
+
+void HandleState::cancel() noexcept {
+    if (cancelled.exchange(true))
+        return;
+    // Only a timer still in the heap is counted (one due never, Duration::max(), never was).
+    if (in_heap && loop != nullptr)
+        loop->timer_cancelled(*this);
+}
 
 std::string HandleState::text() const {
     std::string text;

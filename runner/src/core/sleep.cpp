@@ -4,11 +4,25 @@
 
 namespace simrun {
 namespace {
-/// A sleep's future with its timer inside.
-struct SleepFuture final : detail::FutureState<void> {
-    using FutureState<void>::FutureState;
-    detail::HandleState timer;
+
+/// Where a sleep's timer is made, for reports in debug mode ("created at sleep.cpp:12").
+constexpr SourceLocation sleep_site = SourceLocation::current();
+
+/// The await of a sleep: the running task sleeps until `when`.
+struct SleepUntil {
+    Duration when;
+    detail::TaskBase* task = nullptr;
+
+    bool await_ready() const noexcept { return false; }
+    void await_suspend(std::coroutine_handle<> at) {
+        task = detail::current_task_state();
+        if (task == nullptr)
+            throw RuntimeError("yield_now()/sleep() can only be awaited from inside a task");
+        task->sleep_until(when, at);
+    }
+    void await_resume() const { task->end_sleep(); }
 };
+
 }  // namespace
 
 void YieldNow::await_suspend(std::coroutine_handle<> at) const {
@@ -36,33 +50,79 @@ Coro<void> sleep(Duration delay) {
         co_await yield_now();
         co_return;
     }
-    EventLoop& loop = get_running_loop();
-    // The future and its timer in one allocation; the timer's callback needs no reference to
-    // the future it is part of.
-    auto state = std::allocate_shared<SleepFuture>(detail::BlockAllocator<SleepFuture>(), loop,
-                                                   SourceLocation::current());
-    state->set_static_label("sleep");
-    state->timer.callback = [future = state.get()] {
-        if (!future->done())
-            future->set_result();
-    };
-    state->timer.created_at = SourceLocation::current();
-    // The sleeping task, named when the trace asks ("sleep wake-up of worker-1").
-    if (detail::TaskBase* task = detail::current_task_state())
-        state->timer.describe_as("sleep wake-up of", task->weak_from_this());
-    TimerHandle timer =
-        loop.schedule_timer(saturating_add(loop.time(), delay),
-                            std::shared_ptr<detail::HandleState>(state, &state->timer));
-    Future<void> done(std::move(state));
-    std::exception_ptr error;
-    try {
-        co_await done;
-    } catch (...) {
-        error = std::current_exception();
-    }
-    timer.cancel();
-    if (error)
-        std::rethrow_exception(error);
+    co_await SleepUntil{saturating_add(get_running_loop().time(), delay)};
 }
 
+// ---- a task's sleep ---------------------------------------------------------------------------
+//
+// asyncio.sleep() makes a future and a timer whose callback sets the future's result; the task
+// waits on the future. Here the task keeps one timer for all its sleeps and plays the future's
+// part itself, step for step: the timer's callback ("sleep wake-up of Task-3") wakes the task
+// at its next step; cancelling the task cancels the sleep, which ends at the task's next step
+// with its own CancelledError; the timer is disarmed once the sleep ended. Traces, digests and
+// reports ("Task-3 awaits sleep", "wait_for=<Future pending sleep>") are those of that future.
+
+namespace detail {
+
+void TaskBase::sleep_until(Duration when, std::coroutine_handle<> at) {
+    EventLoop& loop = this->loop();
+    // The timer is reused unless the loop still holds it: cancelled in the heap (until purged)
+    // or fired and queued.
+    if (!sleep_timer_ || sleep_timer_.use_count() > 1) {
+        auto timer = std::allocate_shared<HandleState>(BlockAllocator<HandleState>());
+        timer->callback = [this] { wake_from_sleep(); };
+        timer->created_at = sleep_site;
+        timer->describe_as("sleep wake-up of", weak_from_this());
+        if (sleep_timer_)
+            sleep_timer_->cancelled.store(true, std::memory_order_relaxed);  // never runs
+        sleep_timer_ = std::move(timer);
+    }
+    sleep_timer_->cancelled.store(false, std::memory_order_relaxed);
+    loop.arm_timer(when, sleep_timer_);
+    resume_at_ = at;
+    sleep_ = Sleep::armed;
+    if (must_cancel_) {  // cancelled while running: the sleep is cancelled at once
+        must_cancel_ = false;
+        cancel_sleep(text_or_empty(pending_cancel_message_));
+    }
+}
+
+void TaskBase::wake_from_sleep() {
+    if (sleep_ != Sleep::armed)
+        return;  // cancelled, and its step is queued already
+    sleep_ = Sleep::woken;
+    loop().schedule_task_step(keep_alive_, true);
+}
+
+void TaskBase::cancel_sleep(std::string message) {
+    pending_error_ = std::make_exception_ptr(CancelledError(std::move(message)));
+    sleep_ = Sleep::cancelled;
+    loop().schedule_task_step(keep_alive_, true);
+}
+
+void TaskBase::end_sleep() {
+    const Sleep ended = std::exchange(sleep_, Sleep::none);
+    sleep_timer_->cancel();
+    if (ended == Sleep::cancelled) {
+        // As an awaited future that was cancelled: its CancelledError is the one thrown, and a
+        // cancellation requested since is dropped (asyncio's Task.__step keeps it too).
+        std::exception_ptr error = std::exchange(pending_error_, nullptr);
+        deliver_pending_cancellation(true);
+        std::rethrow_exception(error);
+    }
+    deliver_pending_cancellation();
+}
+
+std::string TaskBase::describe_sleep() const {
+    const char* status = sleep_ == Sleep::armed   ? "pending"
+                         : sleep_ == Sleep::woken ? "finished"
+                                                  : "cancelled";
+    std::string text = std::string(" wait_for=<Future ") + status + " sleep";
+    EventLoop* loop = loop_if_alive();
+    if (loop != nullptr && loop->get_debug())
+        text += " created at " + sleep_site.short_text();
+    return text + ">";
+}
+
+}  // namespace detail
 }  // namespace simrun

@@ -70,6 +70,10 @@ Context TaskBase::context() const {
 TaskBase::~TaskBase() {
     if (waiting_on_)
         waiting_on_->remove_waiter(*this);
+    // The timer's callback points to this task. A sleep disarms it when it ends; this is for
+    // a timer the loop may still hold if the task's frame went some other way.
+    if (sleep_timer_)
+        sleep_timer_->cancelled.store(true, std::memory_order_relaxed);
 }
 
 namespace {
@@ -272,6 +276,10 @@ bool TaskBase::cancel(std::string message) {
         if (cancelled)
             return true;
     }
+    if (sleep_ == Sleep::armed) {
+        cancel_sleep(std::move(message));
+        return true;
+    }
     must_cancel_ = true;
     set_text(pending_cancel_message_, std::move(message));
     return true;
@@ -416,6 +424,7 @@ void TaskBase::abandon() noexcept {
     if (waiting_on_)
         waiting_on_->clear_done_callbacks();
     waiting_on_.reset();
+    sleep_ = Sleep::none;  // the loop dropped its timers
 }
 
 std::string TaskBase::describe() const {
@@ -432,6 +441,8 @@ std::string TaskBase::describe() const {
         text += " exception=" + describe_exception(exception_);
     if (!done() && waiting_on_)
         text += " wait_for=" + waiting_on_->describe();
+    else if (!done() && sleep_ != Sleep::none)
+        text += describe_sleep();
     EventLoop* loop = loop_if_alive();
     if (loop != nullptr && loop->get_debug())
         text += " created at " + created_at().short_text();
@@ -455,6 +466,8 @@ std::string TaskBase::awaiting() const {
         return "its first step";
     if (yielded_)
         return "a yield";
+    if (sleep_ != Sleep::none)
+        return "sleep";
     if (waiting_on_) {
         if (!waiting_on_->label().empty())
             return std::string(waiting_on_->label());

@@ -370,9 +370,10 @@ class EventLoop {
     static bool post_through_anchor(const std::shared_ptr<detail::LoopAnchor>& anchor,
                                     std::function<void()> callback, std::string label = {});
     void timer_cancelled(detail::HandleState& timer) noexcept { timers_.cancelled(timer); }
-    /// call_at() for a handle the caller made (callback, description and context set; it may
-    /// live inside a larger object, as a sleep's timer lives in its future).
-    TimerHandle schedule_timer(Duration when, std::shared_ptr<detail::HandleState> timer);
+    /// Puts a timer the caller made (callback, description and context set) in the timer heap,
+    /// due at `when` (Duration::max(): never, not armed). The caller may arm it again once the
+    /// loop holds it no more (a task's sleeps reuse one timer). Throws as call_at().
+    void arm_timer(Duration when, const std::shared_ptr<detail::HandleState>& timer);
     const std::shared_ptr<detail::LoopAnchor>& anchor() const noexcept { return anchor_; }
 
   protected:

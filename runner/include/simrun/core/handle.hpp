@@ -39,6 +39,10 @@ struct HandleState {
     EventLoop* loop = nullptr;
     SourceLocation created_at;
 
+    /// Handle::cancel(): prevents the callback from running (idempotent); a timer still in the
+    /// loop's heap is counted there.
+    void cancel() noexcept;
+
     /// What traces and reports call this callback: `purpose` (+ the name of `about`), else
     /// `label`, else the creation site "file.cpp:12". (A task's step has no handle: the loop
     /// queues the task itself.)

@@ -12,6 +12,7 @@
 #include <string>
 #include <type_traits>
 
+#include "simrun/core/clock.hpp"
 #include "simrun/core/context.hpp"
 #include "simrun/core/coro.hpp"
 #include "simrun/core/future.hpp"
@@ -28,6 +29,8 @@ struct TaskOptions {
 };
 
 namespace detail {
+
+struct HandleState;
 
 /// Everything about a task except the type of its result.
 class TaskBase : public FutureStateBase {
@@ -103,6 +106,14 @@ class TaskBase : public FutureStateBase {
     void wait_on(FutureStateBase& future, std::coroutine_handle<> at);
     /// Suspends the task for one loop iteration (asyncio's bare `yield`); it resumes at `at`.
     void yield_once(std::coroutine_handle<> at);
+    /// Suspends the task until loop time `when` (Duration::max(): until cancelled); it resumes
+    /// at `at`. What asyncio does with a future and a timer, the task does with a timer it
+    /// keeps for its sleeps, so a sleep allocates nothing but its coroutine frame; traces,
+    /// reports and cancellation see what they would see of that future (sleep.cpp).
+    void sleep_until(Duration when, std::coroutine_handle<> at);
+    /// Called when the task resumes from sleep_until(): disarms the timer, then throws the
+    /// sleep's CancelledError if it was cancelled, else delivers a pending cancellation.
+    void end_sleep();
     /// Called when the task resumes after a suspension: throws CancelledError if a cancellation
     /// is pending (unless the awaited future was cancelled: its own error is then thrown by the
     /// caller), else the error that interrupt_wait() left for this step, if any.
@@ -151,6 +162,13 @@ class TaskBase : public FutureStateBase {
   private:
     void schedule_step();
     void complete_from_frame();
+    /// The sleep's timer fired: the task resumes at its next step (unless it was cancelled).
+    void wake_from_sleep();
+    /// cancel() while sleeping, as asyncio cancels the sleep's future: the task resumes at its
+    /// next step with CancelledError(`message`).
+    void cancel_sleep(std::string message);
+    /// " wait_for=<Future pending sleep>": the future asyncio's task would wait for.
+    std::string describe_sleep() const;
     /// Ends the current suspension at the next step with `error` (thrown at the await unless a
     /// cancellation is pending by then): stops waiting on `waiting_on_` and schedules a step.
     void interrupt_wait(std::exception_ptr error);
@@ -166,13 +184,18 @@ class TaskBase : public FutureStateBase {
     std::uint64_t number_ = 0;
     mutable std::uint64_t trace_hash_ = 0;                 // 0: not known yet
     std::unique_ptr<std::string> pending_cancel_message_;  // null: none
-    std::exception_ptr pending_error_;  // thrown at the next step (see interrupt_wait)
+    std::exception_ptr pending_error_;          // thrown at the next step (see interrupt_wait)
+    std::shared_ptr<HandleState> sleep_timer_;  // the timer of the task's sleeps, once it slept
     SourceLocation coro_origin_;
     int cancels_requested_ = 0;
     bool must_cancel_ = false;
     bool started_ = false;
     bool start_cancellation_ = false;  // the first step's body takes a pending cancellation
     bool yielded_ = false;
+    // A sleep in progress: armed (its timer pending), woken (the timer fired) or cancelled
+    // (pending_error_ holds its CancelledError); none once the task resumed from it.
+    enum class Sleep : std::uint8_t { none, armed, woken, cancelled };
+    Sleep sleep_ = Sleep::none;
     bool cancelling_waiter_ = false;   // inside cancel(), cancelling waiting_on_ (cycle check)
     mutable bool describing_ = false;  // inside describe() (an await cycle prints "...")
 };
