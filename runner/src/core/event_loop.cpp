@@ -47,14 +47,13 @@ bool EventLoop::post_through_anchor(const std::shared_ptr<detail::LoopAnchor>& a
     return anchor->loop->post_if_open(std::move(callback), std::move(label));
 }
 
-std::shared_ptr<detail::HandleState> EventLoop::make_io_handle(std::function<void()> callback,
-                                                               std::string label) {
+detail::HandleRef EventLoop::make_io_handle(std::function<void()> callback, std::string label) {
     auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
     detail::set_text(handle->label, std::move(label));
     return handle;
 }
 
-void EventLoop::schedule_ready(std::shared_ptr<detail::HandleState> handle) {
+void EventLoop::schedule_ready(detail::HandleRef handle) {
     ready_.push_back(ReadyItem{std::move(handle)});
 }
 
@@ -87,11 +86,9 @@ io::Network& EventLoop::network() {
 
 // ---- callbacks ------------------------------------------------------------------------------
 
-std::shared_ptr<detail::HandleState> EventLoop::make_handle(std::function<void()> callback,
-                                                            SourceLocation where,
-                                                            bool capture_context) {
-    auto handle =
-        std::allocate_shared<detail::HandleState>(detail::BlockAllocator<detail::HandleState>());
+detail::HandleRef EventLoop::make_handle(std::function<void()> callback, SourceLocation where,
+                                         bool capture_context) {
+    auto handle = detail::HandleRef::make();
     handle->callback = std::move(callback);
     handle->loop = this;
     handle->created_at = where;
@@ -104,7 +101,7 @@ Handle EventLoop::call_soon(std::function<void()> callback, SourceLocation where
     check_closed();
     check_thread();
     auto handle = make_handle(std::move(callback), where, true);
-    ready_.push_back(ReadyItem{handle});
+    ready_.push_back(ReadyItem{handle.share_new()});
     return Handle(std::move(handle));
 }
 
@@ -133,7 +130,7 @@ TimerHandle EventLoop::call_at(Duration when, std::function<void()> callback,
     return TimerHandle(std::move(timer));
 }
 
-void EventLoop::arm_timer(Duration when, const std::shared_ptr<detail::HandleState>& timer) {
+void EventLoop::arm_timer(Duration when, const detail::HandleRef& timer) {
     check_closed();
     check_thread();
     timer->loop = this;
@@ -151,7 +148,7 @@ Handle EventLoop::call_soon_threadsafe(std::function<void()> callback, SourceLoc
     // callback keeps its place among call_soon()s of the same pass.
     if (thread_id_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
         check_closed();
-        ready_.push_back(ReadyItem{handle});
+        ready_.push_back(ReadyItem{handle.share_new()});
         return Handle(std::move(handle));
     }
     {
@@ -191,7 +188,7 @@ bool EventLoop::has_pending_threadsafe() const {
 void EventLoop::drain_threadsafe_queue() {
     if (!threadsafe_pending_.load(std::memory_order_acquire))
         return;  // the usual case: no lock taken
-    std::vector<std::shared_ptr<detail::HandleState>> incoming;
+    std::vector<detail::HandleRef> incoming;
     {
         std::lock_guard lock(threadsafe_mutex_);
         incoming.swap(threadsafe_queue_);
@@ -339,8 +336,8 @@ void EventLoop::run_once() {
     // Only what is ready now runs in this pass; callbacks it schedules run in the next one.
     for (std::size_t count = ready_.size(); count > 0 && !ready_.empty(); --count) {
         ReadyItem item = ready_.pop_front();
-        if (item.kind != ReadyItem::Kind::callback) {
-            run_task_step(item.task(), item.kind == ReadyItem::Kind::wake_step);
+        if (item.kind() != ReadyItem::Kind::callback) {
+            run_task_step(item.task(), item.kind() == ReadyItem::Kind::wake_step);
         } else {
             if (item.handle().cancelled.load(std::memory_order_relaxed))
                 continue;
@@ -446,7 +443,7 @@ void EventLoop::close() {
         return;
     if (debug_)
         log(LogLevel::debug, "Close <EventLoop running=False closed=False debug=True>");
-    std::vector<std::shared_ptr<detail::HandleState>> dropped;
+    std::vector<detail::HandleRef> dropped;
     {
         std::lock_guard lock(threadsafe_mutex_);
         closed_ = true;

@@ -69,7 +69,7 @@ void TaskBase::sleep_until(Duration when, std::coroutine_handle<> at) {
     // The timer is reused unless the loop still holds it: cancelled in the heap (until purged)
     // or fired and queued.
     if (!sleep_timer_ || sleep_timer_.use_count() > 1) {
-        auto timer = std::allocate_shared<HandleState>(BlockAllocator<HandleState>());
+        HandleRef timer = HandleRef::make();
         timer->callback = [this] { wake_from_sleep(); };
         timer->created_at = sleep_site;
         timer->describe_as("sleep wake-up of", weak_from_this());

@@ -195,8 +195,8 @@ Handle EpollLoop::watch(int fd, std::function<void()> callback, bool for_reading
         make_io_handle(std::move(callback),
                        (for_reading ? "reader of fd " : "writer of fd ") + std::to_string(fd));
     Watch& watch = watches_[fd];
-    std::shared_ptr<detail::HandleState>& slot = for_reading ? watch.reader : watch.writer;
-    std::shared_ptr<detail::HandleState> replaced = std::move(slot);
+    detail::HandleRef& slot = for_reading ? watch.reader : watch.writer;
+    detail::HandleRef replaced = std::move(slot);
     slot = handle;
     try {
         update_registration(fd, watch);
@@ -218,7 +218,7 @@ bool EpollLoop::unwatch(int fd, bool for_reading) {
     if (found == watches_.end())
         return false;
     Watch& watch = found->second;
-    std::shared_ptr<detail::HandleState>& slot = for_reading ? watch.reader : watch.writer;
+    detail::HandleRef& slot = for_reading ? watch.reader : watch.writer;
     if (!slot)
         return false;
     slot->cancelled.store(true, std::memory_order_relaxed);  // a queued run is dropped

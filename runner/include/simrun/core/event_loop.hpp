@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -373,7 +374,7 @@ class EventLoop {
     /// Puts a timer the caller made (callback, description and context set) in the timer heap,
     /// due at `when` (Duration::max(): never, not armed). The caller may arm it again once the
     /// loop holds it no more (a task's sleeps reuse one timer). Throws as call_at().
-    void arm_timer(Duration when, const std::shared_ptr<detail::HandleState>& timer);
+    void arm_timer(Duration when, const detail::HandleRef& timer);
     const std::shared_ptr<detail::LoopAnchor>& anchor() const noexcept { return anchor_; }
 
   protected:
@@ -392,10 +393,9 @@ class EventLoop {
     virtual void on_close() {}
 
     /// A handle for `callback` (no context), to be queued with schedule_ready() later.
-    std::shared_ptr<detail::HandleState> make_io_handle(std::function<void()> callback,
-                                                        std::string label);
+    detail::HandleRef make_io_handle(std::function<void()> callback, std::string label);
     /// Queues `handle` to run in the current iteration (I/O readiness found by the wait).
-    void schedule_ready(std::shared_ptr<detail::HandleState> handle);
+    void schedule_ready(detail::HandleRef handle);
     /// Makes the anchor forget this loop (a derived destructor calls it before it releases
     /// what post_if_open() uses, such as its wake-up descriptor).
     void detach_anchor() noexcept;
@@ -441,34 +441,63 @@ class EventLoop {
     void dispatch_signals();
     void drain_threadsafe_queue();
     Executor& default_executor();
-    std::shared_ptr<detail::HandleState> make_handle(std::function<void()> callback,
-                                                     SourceLocation where, bool capture_context);
+    detail::HandleRef make_handle(std::function<void()> callback, SourceLocation where,
+                                  bool capture_context);
     void abandon_pending_tasks() noexcept;
 
     std::shared_ptr<detail::LoopAnchor> anchor_;
     /// One entry of the ready queue: a callback, or a task's step (which needs no handle: no
-    /// one can cancel it, and the task names it). One owning pointer and what it points to:
-    /// 24 bytes.
-    struct ReadyItem {
-        enum class Kind : std::uint8_t { callback, step, wake_step };
-        ReadyItem() noexcept = default;
-        explicit ReadyItem(std::shared_ptr<detail::HandleState> callback) noexcept
-            : owner(std::move(callback)), kind(Kind::callback) {}
+    /// one can cancel it, and the task names it). One owning reference and a kind: 24 bytes.
+    class ReadyItem {
+      public:
+        enum class Kind : std::uint8_t { empty, callback, step, wake_step };
+        ReadyItem() noexcept {}
+        explicit ReadyItem(detail::HandleRef callback) noexcept : kind_(Kind::callback) {
+            new (&handle_) detail::HandleRef(std::move(callback));
+        }
         ReadyItem(std::shared_ptr<detail::TaskBase> stepping, bool wake_step) noexcept
-            : owner(std::move(stepping)), kind(wake_step ? Kind::wake_step : Kind::step) {}
-        detail::HandleState& handle() const noexcept {
-            return *static_cast<detail::HandleState*>(owner.get());
+            : kind_(wake_step ? Kind::wake_step : Kind::step) {
+            new (&task_) std::shared_ptr<detail::TaskBase>(std::move(stepping));
         }
-        detail::TaskBase& task() const noexcept {
-            return *static_cast<detail::TaskBase*>(owner.get());
+        ReadyItem(ReadyItem&& other) noexcept { take(other); }
+        ReadyItem& operator=(ReadyItem&& other) noexcept {
+            if (this != &other) {
+                clear();
+                take(other);
+            }
+            return *this;
         }
-        std::shared_ptr<void> owner;  // the HandleState or the TaskBase, as `kind` says
-        Kind kind = Kind::callback;
+        ~ReadyItem() { clear(); }
+        Kind kind() const noexcept { return kind_; }
+        detail::HandleState& handle() const noexcept { return *handle_; }  // Kind::callback
+        detail::TaskBase& task() const noexcept { return *task_; }         // a step
+
+      private:
+        void take(ReadyItem& other) noexcept {
+            kind_ = other.kind_;
+            if (kind_ == Kind::callback)
+                new (&handle_) detail::HandleRef(std::move(other.handle_));
+            else if (kind_ != Kind::empty)
+                new (&task_) std::shared_ptr<detail::TaskBase>(std::move(other.task_));
+            other.clear();
+        }
+        void clear() noexcept {
+            if (kind_ == Kind::callback)
+                handle_.~HandleRef();
+            else if (kind_ != Kind::empty)
+                task_.~shared_ptr();
+            kind_ = Kind::empty;
+        }
+        union {
+            detail::HandleRef handle_;
+            std::shared_ptr<detail::TaskBase> task_;
+        };
+        Kind kind_ = Kind::empty;
     };
     detail::RingQueue<ReadyItem> ready_;
     detail::TimerHeap timers_;
     mutable std::mutex threadsafe_mutex_;
-    std::vector<std::shared_ptr<detail::HandleState>> threadsafe_queue_;
+    std::vector<detail::HandleRef> threadsafe_queue_;
     std::atomic<bool> threadsafe_pending_{false};  // threadsafe_queue_ is not empty
     detail::TaskBase* first_pending_task_ = nullptr;
     detail::TaskBase* last_pending_task_ = nullptr;

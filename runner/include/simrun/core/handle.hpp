@@ -3,12 +3,15 @@
 // before it runs.
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "simrun/core/clock.hpp"
 #include "simrun/core/context.hpp"
+#include "simrun/core/detail/block_pool.hpp"
 #include "simrun/core/detail/rare_text.hpp"
 #include "simrun/core/source_location.hpp"
 
@@ -21,10 +24,20 @@ namespace detail {
 class TaskBase;
 class FutureStateBase;
 
-/// One scheduled callback. Shared by the loop's queues and the user's Handle.
+/// One scheduled callback. Shared by the loop's queues and the user's Handle, through
+/// HandleRef.
 struct HandleState {
+    HandleState() = default;
+    HandleState(const HandleState&) = delete;
+    HandleState& operator=(const HandleState&) = delete;
+    // From the per-thread block lists (detail/block_pool.hpp), as coroutine frames.
+    static void* operator new(std::size_t size) { return allocate_block(size); }
+    static void operator delete(void* state, std::size_t size) noexcept { free_block(state, size); }
+
     std::function<void()> callback;
     std::atomic<bool> cancelled{false};
+    // HandleRef's count. Atomic: a Handle may be copied and dropped on any thread.
+    std::atomic<std::uint32_t> references{1};
     bool is_timer = false;
     bool in_heap = false;                       // timers: waiting in the loop's timer heap
     Duration when{};                            // deadline, timers only
@@ -63,13 +76,65 @@ struct HandleState {
     }
 };
 
+/// An owning reference to a HandleState, counted in the state itself: no control block, one
+/// allocation per callback, and a reference that is the last one is dropped without an atomic
+/// read-modify-write (nobody else can take a new one from it).
+class HandleRef {
+  public:
+    HandleRef() noexcept = default;
+    /// A new state with this one reference.
+    static HandleRef make() { return HandleRef(new HandleState); }
+    HandleRef(const HandleRef& other) noexcept : state_(other.state_) {
+        if (state_ != nullptr)
+            state_->references.fetch_add(1, std::memory_order_relaxed);
+    }
+    HandleRef(HandleRef&& other) noexcept : state_(std::exchange(other.state_, nullptr)) {}
+    HandleRef& operator=(HandleRef other) noexcept {
+        std::swap(state_, other.state_);
+        return *this;
+    }
+    ~HandleRef() { release(); }
+
+    /// A second reference to a state that this one alone holds and that no other thread can
+    /// see yet (just made): counted with a plain store.
+    HandleRef share_new() const noexcept {
+        state_->references.store(2, std::memory_order_relaxed);
+        return HandleRef(state_);
+    }
+    HandleState* get() const noexcept { return state_; }
+    HandleState* operator->() const noexcept { return state_; }
+    HandleState& operator*() const noexcept { return *state_; }
+    explicit operator bool() const noexcept { return state_ != nullptr; }
+    /// The number of references (exact while no other thread holds one).
+    std::uint32_t use_count() const noexcept {
+        return state_ != nullptr ? state_->references.load(std::memory_order_relaxed) : 0;
+    }
+    void reset() noexcept {
+        release();
+        state_ = nullptr;
+    }
+
+  private:
+    explicit HandleRef(HandleState* state) noexcept : state_(state) {}
+    void release() noexcept {
+        if (state_ == nullptr)
+            return;
+        // The last reference: no other can appear, so no read-modify-write is needed.
+        if (state_->references.load(std::memory_order_acquire) == 1 ||
+            state_->references.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            delete state_;
+        }
+    }
+    HandleState* state_ = nullptr;
+};
+
 }  // namespace detail
 
 /// A callback scheduled on a loop. Cheap to copy; all copies refer to the same callback.
 class Handle {
   public:
     Handle() = default;
-    explicit Handle(std::shared_ptr<detail::HandleState> state) : state_(std::move(state)) {}
+    explicit Handle(detail::HandleRef state) noexcept : state_(std::move(state)) {}
 
     /// Prevents the callback from running, if it has not run yet. Idempotent.
     void cancel();
@@ -80,10 +145,10 @@ class Handle {
     /// A short description for logs: "<Handle file.cpp:12>", "<TimerHandle file.cpp:12 cancelled>".
     std::string describe() const;
 
-    const std::shared_ptr<detail::HandleState>& state() const { return state_; }
+    const detail::HandleRef& state() const noexcept { return state_; }
 
   protected:
-    std::shared_ptr<detail::HandleState> state_;
+    detail::HandleRef state_;
 };
 
 /// A handle for a callback scheduled at a point in time.

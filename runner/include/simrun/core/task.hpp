@@ -16,6 +16,7 @@
 #include "simrun/core/context.hpp"
 #include "simrun/core/coro.hpp"
 #include "simrun/core/future.hpp"
+#include "simrun/core/handle.hpp"
 #include "simrun/core/task_ref.hpp"
 
 namespace simrun {
@@ -29,8 +30,6 @@ struct TaskOptions {
 };
 
 namespace detail {
-
-struct HandleState;
 
 /// Everything about a task except the type of its result.
 class TaskBase : public FutureStateBase {
@@ -184,8 +183,8 @@ class TaskBase : public FutureStateBase {
     std::uint64_t number_ = 0;
     mutable std::uint64_t trace_hash_ = 0;                 // 0: not known yet
     std::unique_ptr<std::string> pending_cancel_message_;  // null: none
-    std::exception_ptr pending_error_;          // thrown at the next step (see interrupt_wait)
-    std::shared_ptr<HandleState> sleep_timer_;  // the timer of the task's sleeps, once it slept
+    std::exception_ptr pending_error_;  // thrown at the next step (see interrupt_wait)
+    HandleRef sleep_timer_;             // the timer of the task's sleeps, once it slept
     SourceLocation coro_origin_;
     int cancels_requested_ = 0;
     bool must_cancel_ = false;

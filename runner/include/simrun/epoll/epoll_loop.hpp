@@ -74,8 +74,8 @@ class EpollLoop final : public EventLoop {
 
   private:
     struct Watch {
-        std::shared_ptr<detail::HandleState> reader;
-        std::shared_ptr<detail::HandleState> writer;
+        detail::HandleRef reader;
+        detail::HandleRef writer;
         std::uint32_t registered = 0;  // the epoll event mask currently registered
     };
     void update_registration(int fd, Watch& watch);
