@@ -237,6 +237,46 @@ LOOP_TEST_CASE("Context: future done callbacks run in the context current when t
     CHECK(joined(events) == joined({"done callback sees when added"}));
 }
 
+LOOP_TEST_CASE("Context: callbacks scheduled where no variable is set run in a copy of that") {
+    // An empty context has no map at all (the cheap case): its callbacks must still run in a
+    // context of their own, not in the loop's current one.
+    TestLoop<LoopKind> s;
+    Events events;
+    std::vector<std::string> handler_saw;
+    s.loop.set_exception_handler([&handler_saw](EventLoop&, const ExceptionContext&) {
+        handler_saw.push_back("handler sees " + request_id.get());
+    });
+    Future<void> future = s.loop.create_future();
+    Context empty;
+    empty.run([&] {
+        s.loop.call_soon([&events] {
+            events.push_back("call_soon sees " + request_id.get());
+            request_id.set("leaked");
+        });
+        s.loop.call_later(1ms, [&events] {
+            events.push_back("call_later sees " + request_id.get());
+            request_id.set("leaked");
+        });
+        future.add_done_callback([&events] {
+            events.push_back("done callback sees " + request_id.get());
+            request_id.set("leaked");
+        });
+        s.loop.call_soon([] { throw ValueError("failed"); });
+    });
+    // The context the loop runs in has a value: the callbacks must neither see nor change it.
+    auto token = request_id.set("loop");
+    future.set_result();
+    s.loop.run_until_complete(sleep(2ms));
+    const std::string after = request_id.get();
+    request_id.reset(token);
+    CHECK(joined(events) ==
+          joined({"call_soon sees none", "done callback sees none", "call_later sees none"}));
+    CHECK(joined(handler_saw) == "handler sees none");
+    CHECK(after == "loop");
+    CHECK(empty.size() == 0);
+    CHECK(request_id.get() == "none");
+}
+
 LOOP_TEST_CASE(
     "Context: a custom exception handler runs in the context of the callback it reports (3.12+)") {
     TestLoop<LoopKind> s;

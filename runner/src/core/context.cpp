@@ -5,7 +5,7 @@ namespace detail {
 namespace {
 
 ContextData& thread_base_context() {
-    thread_local ContextData base{std::make_shared<const ContextMap>(), true};
+    thread_local ContextData base{nullptr, true};
     return base;
 }
 
@@ -41,8 +41,7 @@ std::uint64_t next_context_var_id() noexcept {
 }  // namespace detail
 
 Context::Context()
-    : data_(std::make_shared<detail::ContextData>(
-          detail::ContextData{std::make_shared<const detail::ContextMap>(), false})) {}
+    : data_(std::make_shared<detail::ContextData>(detail::ContextData{nullptr, false})) {}
 
 Context Context::copy() const {
     return holding(data_->vars);

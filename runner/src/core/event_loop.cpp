@@ -92,8 +92,10 @@ detail::HandleRef EventLoop::make_handle(std::function<void()> callback, SourceL
     handle->callback = std::move(callback);
     handle->loop = this;
     handle->created_at = where;
-    if (capture_context)
+    if (capture_context) {
         handle->context = detail::current_context_data().vars;
+        handle->has_context = true;
+    }
     return handle;
 }
 
@@ -112,10 +114,19 @@ detail::HandleState& EventLoop::call_soon_in_context(
     check_thread();
     auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
     handle->context = std::move(context);
+    handle->has_context = true;
     detail::set_text(handle->label, std::move(label));
     detail::HandleState& queued = *handle;
     ready_.push_back(ReadyItem{std::move(handle)});
     return queued;
+}
+
+void EventLoop::call_soon_without_context(std::function<void()> callback, std::string label) {
+    check_closed();
+    check_thread();
+    auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
+    detail::set_text(handle->label, std::move(label));
+    ready_.push_back(ReadyItem{std::move(handle)});
 }
 
 TimerHandle EventLoop::call_later(Duration delay, std::function<void()> callback,
@@ -371,7 +382,7 @@ void EventLoop::run_handle(detail::HandleState& handle) {
     const bool debug = get_debug();
     const Duration started = debug ? time() : Duration::zero();
     try {
-        if (handle.context) {
+        if (handle.has_context) {
             detail::ContextData context{handle.context, false};
             detail::ContextScope scope(context);
             handle.callback();
@@ -381,7 +392,7 @@ void EventLoop::run_handle(detail::HandleState& handle) {
     } catch (...) {
         step_failed(std::current_exception(), handle.text(),
                     "<Handle " + handle.created_at.short_text() + ">", handle.created_at,
-                    handle.context);
+                    handle.has_context ? &handle.context : nullptr);
         return;
     }
     step_done(debug, started, &handle, nullptr);
@@ -397,7 +408,7 @@ void EventLoop::step_done(bool debug, Duration started, const detail::HandleStat
 
 void EventLoop::step_failed(std::exception_ptr error, const std::string& text,
                             const std::string& handle_text, SourceLocation created_at,
-                            const std::shared_ptr<const detail::ContextMap>& context) {
+                            const std::shared_ptr<const detail::ContextMap>* context) {
     if (observer_ != nullptr)
         observer_->after_callback();
     if (escapes_loop(error))
@@ -407,7 +418,7 @@ void EventLoop::step_failed(std::exception_ptr error, const std::string& text,
 
 void EventLoop::report_callback_error(std::exception_ptr error, const std::string& text,
                                       const std::string& handle_text, SourceLocation created_at,
-                                      const std::shared_ptr<const detail::ContextMap>& context) {
+                                      const std::shared_ptr<const detail::ContextMap>* context) {
     ExceptionContext report;
     report.message = "Exception in callback " + text;
     report.exception = std::move(error);
@@ -415,7 +426,7 @@ void EventLoop::report_callback_error(std::exception_ptr error, const std::strin
     if (debug_)
         report.details["source_traceback"] = created_at.short_text();
     if (context) {  // the handler runs in the callback's context (asyncio 3.12+)
-        detail::ContextData callback_context{context, false};
+        detail::ContextData callback_context{*context, false};
         detail::ContextScope scope(callback_context);
         call_exception_handler(report);
     } else {

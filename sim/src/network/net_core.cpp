@@ -92,12 +92,12 @@ void NetCore::poke() {
         return;
     tick_scheduled = true;
     // No context of its own: each watch runs in the context it was set in.
-    loop->call_soon_in_context(
+    loop->call_soon_without_context(
         [weak = weak_from_this()] {
             if (auto core = weak.lock())
                 core->tick();
         },
-        nullptr, "network: sockets became ready");
+        "network: sockets became ready");
 }
 
 namespace {

@@ -19,7 +19,9 @@ namespace detail {
 
 using ContextMap = std::map<std::uint64_t, std::shared_ptr<const void>>;
 
-/// The state behind a Context handle. `vars` is immutable and shared between copies.
+/// The state behind a Context handle. `vars` is immutable and shared between copies; null when
+/// no variable is set (the usual case), so that capturing and entering an empty context copies
+/// no reference count.
 struct ContextData {
     std::shared_ptr<const ContextMap> vars;
     bool entered = false;
@@ -70,7 +72,7 @@ class Context {
     std::optional<T> get(const ContextVar<T>& var) const;
 
     /// Number of variables set in this context.
-    std::size_t size() const { return data_->vars->size(); }
+    std::size_t size() const { return data_->vars ? data_->vars->size() : 0; }
 
     /// Identity: true if both handles refer to the same context.
     friend bool operator==(const Context& a, const Context& b) { return a.data_ == b.data_; }
@@ -152,7 +154,8 @@ class ContextVar {
     Token set(T value) {
         detail::ContextData& context = detail::current_context_data();
         std::optional<T> old = lookup(context);
-        auto vars = std::make_shared<detail::ContextMap>(*context.vars);
+        auto vars = context.vars ? std::make_shared<detail::ContextMap>(*context.vars)
+                                 : std::make_shared<detail::ContextMap>();
         (*vars)[id_] = std::make_shared<const T>(std::move(value));
         context.vars = std::move(vars);
         return Token(this, &context, std::move(old));
@@ -168,19 +171,22 @@ class ContextVar {
         detail::ContextData& context = detail::current_context_data();
         if (token.context_ != &context)
             throw ValueError("Token was created in a different Context");
-        auto vars = std::make_shared<detail::ContextMap>(*context.vars);
+        auto vars = context.vars ? std::make_shared<detail::ContextMap>(*context.vars)
+                                 : std::make_shared<detail::ContextMap>();
         if (token.old_value_) {
             (*vars)[id_] = std::make_shared<const T>(*token.old_value_);
         } else {
             vars->erase(id_);
         }
-        context.vars = std::move(vars);
+        context.vars = vars->empty() ? nullptr : std::move(vars);
         token.used_ = true;
     }
 
   private:
     friend class Context;
     std::optional<T> lookup(const detail::ContextData& context) const {
+        if (!context.vars)
+            return std::nullopt;
         auto found = context.vars->find(id_);
         if (found == context.vars->end())
             return std::nullopt;

@@ -358,11 +358,14 @@ class EventLoop {
     void task_finished(detail::TaskBase& task) noexcept;
     /// Schedules a task's step (no context capture, no debug checks); `wake` as TaskBase::step.
     void schedule_task_step(std::shared_ptr<detail::TaskBase> task, bool wake);
-    /// call_soon with an explicit context (null: none), for future callbacks. Returns the
-    /// queued callback's state, to name it (HandleState::describe_as).
+    /// call_soon in a copy of the given context (null: no variables set), for future
+    /// callbacks. Returns the queued callback's state, to name it (HandleState::describe_as).
     detail::HandleState& call_soon_in_context(std::function<void()> callback,
                                               std::shared_ptr<const detail::ContextMap> context,
                                               std::string label = {});
+    /// call_soon for a callback that runs in the loop's current context (it enters contexts of
+    /// its own, as the simulated network's tick runs each watch in its own).
+    void call_soon_without_context(std::function<void()> callback, std::string label);
     /// Thread-safe: queues `callback` unless the loop is closed (then it is dropped).
     bool post_if_open(std::function<void()> callback, std::string label = {});
     /// Thread-safe, and safe after the loop was destroyed: post_if_open on the anchor's loop
@@ -429,12 +432,13 @@ class EventLoop {
     /// other goes to report_callback_error().
     void step_failed(std::exception_ptr error, const std::string& text,
                      const std::string& handle_text, SourceLocation created_at,
-                     const std::shared_ptr<const detail::ContextMap>& context);
+                     const std::shared_ptr<const detail::ContextMap>* context);
     /// After a callback or step threw an error that does not end the loop: the exception
-    /// handler hears of it ("Exception in callback ...").
+    /// handler hears of it ("Exception in callback ..."), in the callback's context if it had
+    /// one (`context` not null).
     void report_callback_error(std::exception_ptr error, const std::string& text,
                                const std::string& handle_text, SourceLocation created_at,
-                               const std::shared_ptr<const detail::ContextMap>& context);
+                               const std::shared_ptr<const detail::ContextMap>* context);
     /// In debug mode: warns about a callback or step that took slow_callback_duration() or more.
     void check_slow_callback(Duration started, const detail::HandleState* handle,
                              const detail::TaskBase* task);

@@ -42,7 +42,8 @@ struct HandleState {
     bool in_heap = false;                       // timers: waiting in the loop's timer heap
     Duration when{};                            // deadline, timers only
     std::uint64_t sequence = 0;                 // timers: tie-break among equal deadlines
-    std::shared_ptr<const ContextMap> context;  // null: run in the loop's current context
+    std::shared_ptr<const ContextMap> context;  // run in a copy of it (null: no variables) ...
+    bool has_context = false;                   // ... if set, else in the loop's current one
     // What a callback the library schedules is for, in the user's words: a fixed text ("sleep
     // wake-up of"), followed by the trace name of `about` when set ("worker-1"). Composed only
     // when someone asks (text()), so that scheduling stays cheap.
