@@ -229,6 +229,31 @@ TEST_CASE("a reader runs while its descriptor is readable, and not after remove_
     CHECK(static_cast<EpollLoop&>(s.loop).watched_descriptors() == 0);
 }
 
+TEST_CASE("remove_reader() run by the destructor of a reader that remove_reader() drops") {
+    // The watch holds the last reference to the reader: dropping it destroys the callback, whose
+    // destructor may call remove_reader() again. That call finds no reader (asyncio's
+    // remove_reader() then returns False) and leaves the outer one to finish.
+    test_support::TestLoop<test_support::EpollKind> s;
+    Pipe pipe;
+    struct RemovesAgain {
+        RemovesAgain(EventLoop& loop, int fd, std::vector<bool>& results)
+            : loop(loop), fd(fd), results(results) {}
+        RemovesAgain(const RemovesAgain&) = delete;
+        RemovesAgain& operator=(const RemovesAgain&) = delete;
+        ~RemovesAgain() { results.push_back(loop.remove_reader(fd)); }
+        EventLoop& loop;
+        int fd;
+        std::vector<bool>& results;
+    };
+    std::vector<bool> nested;
+    (void)s.loop.add_reader(
+        pipe.read_end, [guard = std::make_shared<RemovesAgain>(s.loop, pipe.read_end, nested)] {});
+    CHECK(s.loop.remove_reader(pipe.read_end));
+    CHECK(nested == std::vector<bool>{false});
+    CHECK_FALSE(s.loop.remove_reader(pipe.read_end));
+    CHECK(static_cast<EpollLoop&>(s.loop).watched_descriptors() == 0);
+}
+
 TEST_CASE("a writer runs when its descriptor is writable") {
     test_support::TestLoop<test_support::EpollKind> s;
     Pipe pipe;

@@ -77,27 +77,45 @@ void TaskBase::sleep_until(Duration when, std::coroutine_handle<> at) {
             sleep_timer_->cancelled.store(true, std::memory_order_relaxed);  // never runs
         sleep_timer_ = std::move(timer);
     }
+    // Cancelled while running: the sleep is cancelled at once (its error is made first, so
+    // that nothing is armed if that fails).
+    std::exception_ptr cancelled;
+    if (must_cancel_)
+        cancelled = std::make_exception_ptr(CancelledError(text_or_empty(pending_cancel_message_)));
     sleep_timer_->cancelled.store(false, std::memory_order_relaxed);
     loop.arm_timer(when, sleep_timer_);
     resume_at_ = at;
     sleep_ = Sleep::armed;
-    if (must_cancel_) {  // cancelled while running: the sleep is cancelled at once
+    if (cancelled) {
+        try {
+            cancel_sleep(std::move(cancelled));
+        } catch (...) {  // out of memory queuing the step: the await fails, nothing is left armed
+            sleep_timer_->cancel();
+            sleep_ = Sleep::none;
+            resume_at_ = {};
+            throw;
+        }
         must_cancel_ = false;
-        cancel_sleep(text_or_empty(pending_cancel_message_));
     }
+}
+
+void TaskBase::schedule_sleep_end() {
+    EventLoop* loop = loop_if_alive();
+    if (loop != nullptr && !loop->is_closed() && keep_alive_)
+        loop->schedule_task_step(keep_alive_, true);
 }
 
 void TaskBase::wake_from_sleep() {
     if (sleep_ != Sleep::armed)
         return;  // cancelled, and its step is queued already
+    schedule_sleep_end();
     sleep_ = Sleep::woken;
-    loop().schedule_task_step(keep_alive_, true);
 }
 
-void TaskBase::cancel_sleep(std::string message) {
-    pending_error_ = std::make_exception_ptr(CancelledError(std::move(message)));
+void TaskBase::cancel_sleep(std::exception_ptr error) {
+    schedule_sleep_end();
+    pending_error_ = std::move(error);
     sleep_ = Sleep::cancelled;
-    loop().schedule_task_step(keep_alive_, true);
 }
 
 void TaskBase::end_sleep() {

@@ -277,7 +277,7 @@ bool TaskBase::cancel(std::string message) {
             return true;
     }
     if (sleep_ == Sleep::armed) {
-        cancel_sleep(std::move(message));
+        cancel_sleep(std::make_exception_ptr(CancelledError(std::move(message))));
         return true;
     }
     must_cancel_ = true;

@@ -94,7 +94,7 @@ class HandleRef {
         std::swap(state_, other.state_);
         return *this;
     }
-    ~HandleRef() { release(); }
+    ~HandleRef() { release(state_); }
 
     /// A second reference to a state that this one alone holds and that no other thread can
     /// see yet (just made): counted with a plain store.
@@ -110,20 +110,19 @@ class HandleRef {
     std::uint32_t use_count() const noexcept {
         return state_ != nullptr ? state_->references.load(std::memory_order_relaxed) : 0;
     }
-    void reset() noexcept {
-        release();
-        state_ = nullptr;
-    }
+    /// Drops the reference. Null before the state may be destroyed: a destructor run by the
+    /// release (the callback's captures) sees this reference empty.
+    void reset() noexcept { release(std::exchange(state_, nullptr)); }
 
   private:
     explicit HandleRef(HandleState* state) noexcept : state_(state) {}
-    void release() noexcept {
-        if (state_ == nullptr)
+    static void release(HandleState* state) noexcept {
+        if (state == nullptr)
             return;
         // The last reference: no other can appear, so no read-modify-write is needed.
-        if (state_->references.load(std::memory_order_acquire) == 1 ||
-            state_->references.fetch_sub(1, std::memory_order_acq_rel) == 1) {
-            delete state_;
+        if (state->references.load(std::memory_order_acquire) == 1 ||
+            state->references.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+            delete state;
         }
     }
     HandleState* state_ = nullptr;

@@ -164,8 +164,11 @@ class TaskBase : public FutureStateBase {
     /// The sleep's timer fired: the task resumes at its next step (unless it was cancelled).
     void wake_from_sleep();
     /// cancel() while sleeping, as asyncio cancels the sleep's future: the task resumes at its
-    /// next step with CancelledError(`message`).
-    void cancel_sleep(std::string message);
+    /// next step with `error` (a CancelledError). Nothing changes if scheduling throws.
+    void cancel_sleep(std::exception_ptr error);
+    /// Queues the step that ends a sleep, unless the loop is gone or closed (asyncio's future
+    /// then schedules nothing either).
+    void schedule_sleep_end();
     /// " wait_for=<Future pending sleep>": the future asyncio's task would wait for.
     std::string describe_sleep() const;
     /// Ends the current suspension at the next step with `error` (thrown at the await unless a

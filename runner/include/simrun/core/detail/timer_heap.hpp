@@ -22,8 +22,9 @@ class TimerHeap {
     void push(Timer timer) {
         const Duration when = timer->when;
         const std::uint64_t sequence = timer->sequence;
-        timer->in_heap = true;
+        HandleState& state = *timer;
         heap_.push_back(Entry{when, sequence, std::move(timer)});
+        state.in_heap = true;
         sift_up(heap_.size() - 1);
     }
     bool empty() const noexcept { return heap_.empty(); }
