@@ -347,12 +347,12 @@ void EventLoop::run_once() {
     // Only what is ready now runs in this pass; callbacks it schedules run in the next one.
     for (std::size_t count = ready_.size(); count > 0 && !ready_.empty(); --count) {
         ReadyItem item = ready_.pop_front();
-        if (item.kind() != ReadyItem::Kind::callback) {
-            run_task_step(item.task(), item.kind() == ReadyItem::Kind::wake_step);
+        if (item.kind != ReadyItem::Kind::callback) {
+            run_task_step(*item.task, item.kind == ReadyItem::Kind::wake_step);
         } else {
-            if (item.handle().cancelled.load(std::memory_order_relaxed))
+            if (item.handle->cancelled.load(std::memory_order_relaxed))
                 continue;
-            run_handle(item.handle());
+            run_handle(*item.handle);
         }
         if (signal_arrived_.load(std::memory_order_acquire))
             dispatch_signals();

@@ -10,7 +10,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -451,52 +450,18 @@ class EventLoop {
 
     std::shared_ptr<detail::LoopAnchor> anchor_;
     /// One entry of the ready queue: a callback, or a task's step (which needs no handle: no
-    /// one can cancel it, and the task names it). One owning reference and a kind: 24 bytes.
-    class ReadyItem {
-      public:
-        enum class Kind : std::uint8_t { empty, callback, step, wake_step };
-        ReadyItem() noexcept {}
-        explicit ReadyItem(detail::HandleRef callback) noexcept : kind_(Kind::callback) {
-            new (&handle_) detail::HandleRef(std::move(callback));
-        }
+    /// one can cancel it, and the task names it). Two members rather than a union of them:
+    /// g++ warns (-Wmaybe-uninitialized) about a union's shared_ptr in some builds. 32 bytes.
+    struct ReadyItem {
+        enum class Kind : std::uint8_t { callback, step, wake_step };
+        ReadyItem() noexcept = default;
+        explicit ReadyItem(detail::HandleRef callback) noexcept
+            : handle(std::move(callback)), kind(Kind::callback) {}
         ReadyItem(std::shared_ptr<detail::TaskBase> stepping, bool wake_step) noexcept
-            : kind_(wake_step ? Kind::wake_step : Kind::step) {
-            new (&task_) std::shared_ptr<detail::TaskBase>(std::move(stepping));
-        }
-        ReadyItem(ReadyItem&& other) noexcept { take(other); }
-        ReadyItem& operator=(ReadyItem&& other) noexcept {
-            if (this != &other) {
-                clear();
-                take(other);
-            }
-            return *this;
-        }
-        ~ReadyItem() { clear(); }
-        Kind kind() const noexcept { return kind_; }
-        detail::HandleState& handle() const noexcept { return *handle_; }  // Kind::callback
-        detail::TaskBase& task() const noexcept { return *task_; }         // a step
-
-      private:
-        void take(ReadyItem& other) noexcept {
-            kind_ = other.kind_;
-            if (kind_ == Kind::callback)
-                new (&handle_) detail::HandleRef(std::move(other.handle_));
-            else if (kind_ != Kind::empty)
-                new (&task_) std::shared_ptr<detail::TaskBase>(std::move(other.task_));
-            other.clear();
-        }
-        void clear() noexcept {
-            if (kind_ == Kind::callback)
-                handle_.~HandleRef();
-            else if (kind_ != Kind::empty)
-                task_.~shared_ptr();
-            kind_ = Kind::empty;
-        }
-        union {
-            detail::HandleRef handle_;
-            std::shared_ptr<detail::TaskBase> task_;
-        };
-        Kind kind_ = Kind::empty;
+            : task(std::move(stepping)), kind(wake_step ? Kind::wake_step : Kind::step) {}
+        detail::HandleRef handle;                // a callback's
+        std::shared_ptr<detail::TaskBase> task;  // a step's
+        Kind kind = Kind::callback;
     };
     detail::RingQueue<ReadyItem> ready_;
     detail::TimerHeap timers_;
