@@ -112,21 +112,18 @@ detail::HandleState& EventLoop::call_soon_in_context(
     std::string label) {
     check_closed();
     check_thread();
-    auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
+    auto handle = make_io_handle(std::move(callback), std::move(label));
     handle->context = std::move(context);
     handle->has_context = true;
-    detail::set_text(handle->label, std::move(label));
     detail::HandleState& queued = *handle;
-    ready_.push_back(ReadyItem{std::move(handle)});
+    schedule_ready(std::move(handle));
     return queued;
 }
 
 void EventLoop::call_soon_without_context(std::function<void()> callback, std::string label) {
     check_closed();
     check_thread();
-    auto handle = make_handle(std::move(callback), SourceLocation::current(), false);
-    detail::set_text(handle->label, std::move(label));
-    ready_.push_back(ReadyItem{std::move(handle)});
+    schedule_ready(make_io_handle(std::move(callback), std::move(label)));
 }
 
 TimerHandle EventLoop::call_later(Duration delay, std::function<void()> callback,

@@ -67,14 +67,12 @@ namespace detail {
 void TaskBase::sleep_until(Duration when, std::coroutine_handle<> at) {
     EventLoop& loop = this->loop();
     // The timer is reused unless the loop still holds it: cancelled in the heap (until purged)
-    // or fired and queued.
+    // or fired and queued. (Either way it is cancelled or done: end_sleep() cancelled it.)
     if (!sleep_timer_ || sleep_timer_.use_count() > 1) {
         HandleRef timer = HandleRef::make();
         timer->callback = [this] { wake_from_sleep(); };
         timer->created_at = sleep_site;
         timer->describe_as("sleep wake-up of", weak_from_this());
-        if (sleep_timer_)
-            sleep_timer_->cancelled.store(true, std::memory_order_relaxed);  // never runs
         sleep_timer_ = std::move(timer);
     }
     // Cancelled while running: the sleep is cancelled at once (its error is made first, so

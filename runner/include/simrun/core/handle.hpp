@@ -40,10 +40,10 @@ struct HandleState {
     std::atomic<std::uint32_t> references{1};
     bool is_timer = false;
     bool in_heap = false;                       // timers: waiting in the loop's timer heap
+    bool has_context = false;                   // run in a copy of `context`, else in the loop's
     Duration when{};                            // deadline, timers only
     std::uint64_t sequence = 0;                 // timers: tie-break among equal deadlines
-    std::shared_ptr<const ContextMap> context;  // run in a copy of it (null: no variables) ...
-    bool has_context = false;                   // ... if set, else in the loop's current one
+    std::shared_ptr<const ContextMap> context;  // null: no variables set (see has_context)
     // What a callback the library schedules is for, in the user's words: a fixed text ("sleep
     // wake-up of"), followed by the trace name of `about` when set ("worker-1"). Composed only
     // when someone asks (text()), so that scheduling stays cheap.
